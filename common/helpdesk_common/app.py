@@ -1,0 +1,116 @@
+"""The app factory every service is assembled with.
+
+`create_app` wires what is the same everywhere: settings on `app.state`, JSON logging, the
+request-id middleware, the error handlers, the shared HTTP client, the database pool and the
+service's migrations, registration with the registry, and `/health` (liveness, no I/O) and
+`/ready` (database and the service's own checks, 503 otherwise). A service adds its routers
+and, where it has them, start-up hooks and readiness checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+
+from helpdesk_common.db import create_pool
+from helpdesk_common.errors import install_error_handlers
+from helpdesk_common.http import create_http_client
+from helpdesk_common.logs import configure_logging
+from helpdesk_common.middleware import RequestIdMiddleware
+from helpdesk_common.migrations import run_migrations
+from helpdesk_common.registry_client import RegistryClient
+from helpdesk_common.settings import ServiceSettings
+
+logger = logging.getLogger("helpdesk.app")
+
+Hook = Callable[[FastAPI], Awaitable[None]]
+ReadyCheck = Callable[[FastAPI], Awaitable[None]]
+
+
+def create_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str = "",
+    routers: Sequence[tuple[APIRouter, str]] = (),
+    migrations_dir: Path | None = None,
+    uses_database: bool = True,
+    registers: bool = True,
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+    ready_checks: Sequence[ReadyCheck] = (),
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level)
+        app.state.http = create_http_client(settings)
+        app.state.pool = None
+        app.state.registry = RegistryClient(settings, app.state.http)
+        registration: asyncio.Task[None] | None = None
+        try:
+            if uses_database:
+                if not settings.db_url:
+                    raise RuntimeError("DB_URL is not set")
+                app.state.pool = await create_pool(
+                    settings.db_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+                )
+                if migrations_dir is not None:
+                    async with app.state.pool.acquire() as conn:
+                        await run_migrations(conn, owner=settings.service_name.replace("-", "_"), directory=migrations_dir)
+            for hook in on_startup:
+                await hook(app)
+            if registers and settings.registry_url:
+                registration = asyncio.create_task(app.state.registry.keep_registered())
+            logger.info("started", extra={"port": settings.port})
+            yield
+        finally:
+            if registration is not None:
+                registration.cancel()
+                await app.state.registry.deregister()
+            for hook in on_shutdown:
+                await hook(app)
+            if app.state.pool is not None:
+                await app.state.pool.close()
+            await app.state.http.aclose()
+            logger.info("stopped")
+
+    app = FastAPI(title=title, description=description, lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)
+
+    @app.get("/health", tags=["ops"], summary="Liveness: the process answers (no I/O)")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": settings.service_name}
+
+    @app.get("/ready", tags=["ops"], summary="Readiness: the database and required dependencies answer")
+    async def ready() -> Any:
+        checks: dict[str, str] = {}
+        if uses_database:
+            try:
+                async with app.state.pool.acquire(timeout=2.0) as conn:
+                    await conn.fetchval("SELECT 1", timeout=2.0)
+                checks["database"] = "ok"
+            except Exception as exc:  # noqa: BLE001 - any failure means not ready
+                checks["database"] = f"failed: {type(exc).__name__}"
+        for check in ready_checks:
+            name = check.__name__.removeprefix("check_")
+            try:
+                await check(app)
+                checks[name] = "ok"
+            except Exception as exc:  # noqa: BLE001
+                checks[name] = f"failed: {exc}"
+        if all(v == "ok" for v in checks.values()):
+            return {"status": "ready", "checks": checks}
+        return JSONResponse({"error": "Service is not ready.", "checks": checks}, status_code=503)
+
+    for router, prefix in routers:
+        app.include_router(router, prefix=prefix)
+    return app

@@ -1,0 +1,69 @@
+"""Settings shared by every service, read from the environment (pydantic-settings).
+
+Secrets have no usable default outside development: a service started with
+ENVIRONMENT=production and a missing or placeholder JWT_SECRET / SERVICE_TOKEN refuses to start.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that are fine on a laptop and must never reach a real deployment.
+DEV_JWT_SECRET = "dev-secret-change-me"
+DEV_SERVICE_TOKEN = "dev-service-token-change-me"
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret", DEV_JWT_SECRET, DEV_SERVICE_TOKEN}
+
+
+class ServiceSettings(BaseSettings):
+    """Base settings; each service subclasses it and sets `service_name` and `port`."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    environment: Literal["development", "test", "production"] = "development"
+    service_name: str = "service"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    # The host other services use to reach this one (the compose service name in Docker).
+    advertise_host: str | None = None
+
+    db_url: str | None = None
+    db_pool_min: int = Field(default=1, ge=0)
+    db_pool_max: int = Field(default=10, ge=1)
+
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    jwt_ttl_seconds: int = Field(default=3600, ge=60)
+
+    # Shared credential that services present to each other (X-Service-Token).
+    service_token: str = DEV_SERVICE_TOKEN
+
+    registry_url: str | None = "http://127.0.0.1:3003"
+    registry_heartbeat_seconds: float = Field(default=10.0, gt=0)
+    discovery_cache_seconds: float = Field(default=5.0, ge=0)
+    # Fallback upstream addresses used when the registry cannot be asked, e.g.
+    # SERVICE_URLS='{"s2-tickets": "http://127.0.0.1:3002"}'.
+    service_urls: dict[str, str] = Field(default_factory=dict)
+
+    http_connect_timeout: float = Field(default=2.0, gt=0)
+    http_read_timeout: float = Field(default=10.0, gt=0)
+
+    log_level: str = "INFO"
+    access_log: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> ServiceSettings:
+        if self.environment == "production":
+            for name in ("jwt_secret", "service_token"):
+                value = getattr(self, name)
+                if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 16:
+                    raise ValueError(f"{name.upper()} must be set to a real secret (16+ characters) in production")
+        return self
+
+    @property
+    def advertised_host(self) -> str:
+        if self.advertise_host:
+            return self.advertise_host
+        return "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host

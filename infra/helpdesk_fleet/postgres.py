@@ -1,0 +1,49 @@
+"""PostgreSQL for local runs and tests: the server named by DB_URL, or an embedded one.
+
+The embedded server comes from the `pgserver` package (PostgreSQL binaries in a wheel). It
+listens on a unix socket only, so DSNs carry the socket directory as `?host=`; run as root,
+pgserver runs PostgreSQL as a `pgserver` system user it creates.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+_DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def start_embedded(data_dir: Path, *, stop_at_exit: bool = True) -> str:
+    """Start (or attach to) the embedded server keeping its data in `data_dir`; returns an admin DSN."""
+    import pgserver  # dev-only dependency, imported here so services never need it
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(data_dir, cleanup_mode="stop" if stop_at_exit else None)
+    return str(server.get_uri("postgres"))
+
+
+def with_database(dsn: str, database: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
+
+
+async def ensure_database(admin_dsn: str, database: str) -> str:
+    """Create `database` if it does not exist; returns its DSN."""
+    if not _DB_NAME.match(database):
+        raise ValueError(f"invalid database name {database!r}")
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await conn.close()
+    return with_database(admin_dsn, database)
+
+
+async def create_scratch_database(admin_dsn: str, prefix: str = "test") -> str:
+    return await ensure_database(admin_dsn, f"{prefix}_{uuid.uuid4().hex[:12]}")

@@ -1,0 +1,76 @@
+"""Pytest fixtures shared by every service's tests and the system tests.
+
+- `pg_admin_dsn` (session): TEST_DB_URL if set, else an embedded PostgreSQL under
+  `.pytest_pg/` (shared by xdist workers through pgserver's reference counting).
+- `database_dsn` (session): a fresh database of this worker's own, so workers never collide.
+- `make_app_client(build_app, **settings)`: an httpx client bound in-process to a service app
+  with its lifespan running (migrations, pool), against `database_dsn`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from helpdesk_fleet.postgres import create_scratch_database, start_embedded
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEST_JWT_SECRET = "test-jwt-secret-0123456789abcdef"
+TEST_SERVICE_TOKEN = "test-service-token-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def pg_admin_dsn() -> str:
+    explicit = os.environ.get("TEST_DB_URL")
+    if explicit:
+        return explicit
+    return start_embedded(REPO_ROOT / ".pytest_pg")
+
+
+@pytest.fixture(scope="session")
+async def database_dsn(pg_admin_dsn: str) -> str:
+    return await create_scratch_database(pg_admin_dsn)
+
+
+def base_settings(database_dsn: str | None, **overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "db_url": database_dsn,
+        "jwt_secret": TEST_JWT_SECRET,
+        "service_token": TEST_SERVICE_TOKEN,
+        "registry_url": None,
+        "access_log": False,
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return values
+
+
+AppClientFactory = Callable[..., "AsyncIterator[httpx.AsyncClient]"]
+
+
+@pytest.fixture(scope="session")
+async def app_stack() -> AsyncIterator[AsyncExitStack]:
+    async with AsyncExitStack() as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def make_app_client(database_dsn: str, app_stack: AsyncExitStack) -> Callable[..., Any]:
+    """`client = await make_app_client(build_app, settings_cls, **overrides)`; lives for the session."""
+
+    async def factory(build_app: Callable[[Any], Any], settings_cls: type, **overrides: Any) -> httpx.AsyncClient:
+        settings = settings_cls(**base_settings(database_dsn, **overrides))
+        app = build_app(settings)
+        await app_stack.enter_async_context(app.router.lifespan_context(app))
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+        await app_stack.enter_async_context(client)
+        return client
+
+    return factory
