@@ -46,6 +46,7 @@ def create_app(
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
     ready_checks: Sequence[ReadyCheck] = (),
+    health_details: Callable[[FastAPI], dict[str, Any]] | None = None,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,7 +64,9 @@ def create_app(
                 )
                 if migrations_dir is not None:
                     async with app.state.pool.acquire() as conn:
-                        await run_migrations(conn, owner=settings.service_name.replace("-", "_"), directory=migrations_dir)
+                        await run_migrations(
+                            conn, owner=settings.service_name.replace("-", "_"), directory=migrations_dir
+                        )
             for hook in on_startup:
                 await hook(app)
             if registers and settings.registry_url:
@@ -87,8 +90,11 @@ def create_app(
     app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)
 
     @app.get("/health", tags=["ops"], summary="Liveness: the process answers (no I/O)")
-    async def health() -> dict[str, str]:
-        return {"status": "ok", "service": settings.service_name}
+    async def health() -> dict[str, Any]:
+        body: dict[str, Any] = {"status": "ok", "service": settings.service_name}
+        if health_details is not None:
+            body.update(health_details(app))
+        return body
 
     @app.get("/ready", tags=["ops"], summary="Readiness: the database and required dependencies answer")
     async def ready() -> Any:

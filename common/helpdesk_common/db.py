@@ -1,14 +1,23 @@
-"""One asyncpg pool per app (created in the lifespan) and a dependency that lends a connection."""
+"""One asyncpg pool per app (created in the lifespan) and the ways to borrow a connection.
+
+- `DbConn`: a route dependency that holds one connection for the whole request.
+- `acquire(pool)`: a connection for one short step, for routes that must not hold one while
+  they wait on something slow (S1 hashes passwords between its SQL statements).
+Both answer 503 `{"error"}` when the database cannot lend a connection within 5 s.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from contextlib import asynccontextmanager
+from typing import Annotated, cast
 
 import asyncpg
 from fastapi import Depends, Request
 
 from helpdesk_common.errors import ApiError
+
+ACQUIRE_TIMEOUT_SECONDS = 5.0
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
@@ -24,18 +33,24 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
     return pool
 
 
-async def _connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
-    pool: asyncpg.Pool | None = getattr(request.app.state, "pool", None)
+@asynccontextmanager
+async def acquire(pool: asyncpg.Pool | None) -> AsyncIterator[asyncpg.Connection]:
     if pool is None:
         raise ApiError(503, "The database is not available.")
     try:
-        conn = await pool.acquire(timeout=5.0)
+        conn = await pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS)
     except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
         raise ApiError(503, "The database is not available.") from exc
     try:
-        yield conn
+        # The pool lends a proxy that forwards every call to its Connection.
+        yield cast(asyncpg.Connection, conn)
     finally:
         await pool.release(conn)
+
+
+async def _connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    async with acquire(getattr(request.app.state, "pool", None)) as conn:
+        yield conn
 
 
 DbConn = Annotated[asyncpg.Connection, Depends(_connection)]

@@ -27,10 +27,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         JsonFormatter(
-            "{asctime}{levelname}{name}{message}{service}{request_id}",
+            "{levelname}{name}{message}{service}{request_id}",
             style="{",
-            rename_fields={"asctime": "ts", "levelname": "level", "name": "logger"},
-            timestamp=False,
+            rename_fields={"levelname": "level", "name": "logger"},
+            timestamp="ts",  # ISO 8601, UTC
         )
     )
     handler.addFilter(_ContextFilter(service))

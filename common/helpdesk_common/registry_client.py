@@ -89,13 +89,6 @@ class RegistryClient:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.settings.registry_heartbeat_seconds)
 
-    async def wait_registered(self, timeout: float) -> bool:
-        try:
-            await asyncio.wait_for(self._registered.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
-
     async def deregister(self) -> None:
         try:
             await self.http.delete(
@@ -126,13 +119,17 @@ class RegistryClient:
         else:
             self._cache.pop(name, None)
 
-    async def _refresh(self, name: str) -> None:
+    def _start_refresh(self, name: str) -> asyncio.Task[None]:
+        # One fetch per name at a time; `_refreshing` holds the task so it is not collected.
         task = self._refreshing.get(name)
         if task is None:
             task = asyncio.create_task(self._fetch(name))
             self._refreshing[name] = task
             task.add_done_callback(lambda _t: self._refreshing.pop(name, None))
-        await asyncio.shield(task)
+        return task
+
+    async def _refresh(self, name: str) -> None:
+        await asyncio.shield(self._start_refresh(name))
 
     async def resolve(self, name: str) -> str:
         """A base URL (`http://host:port`) for one instance of `name`."""
@@ -140,8 +137,7 @@ class RegistryClient:
         if cached is not None:
             if time.monotonic() - cached.fetched_at > self.settings.discovery_cache_seconds and self.base_url:
                 # Serve the stale entry now and refresh it in the background.
-                if name not in self._refreshing:
-                    asyncio.ensure_future(self._refresh(name))
+                self._start_refresh(name)
             return cached.pick()
         if self.base_url:
             await self._refresh(name)

@@ -12,8 +12,8 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values that are fine on a laptop and must never reach a real deployment.
-DEV_JWT_SECRET = "dev-secret-change-me"
-DEV_SERVICE_TOKEN = "dev-service-token-change-me"
+DEV_JWT_SECRET = "dev-secret-change-me"  # noqa: S105 - refused outside development
+DEV_SERVICE_TOKEN = "dev-service-token-change-me"  # noqa: S105 - refused outside development
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret", DEV_JWT_SECRET, DEV_SERVICE_TOKEN}
 
 
