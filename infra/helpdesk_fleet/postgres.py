@@ -19,10 +19,10 @@ _DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 def start_embedded(data_dir: Path, *, stop_at_exit: bool = True) -> str:
     """Start (or attach to) the embedded server keeping its data in `data_dir`; returns an admin DSN."""
-    import pgserver  # dev-only dependency, imported here so services never need it
+    from pgserver.postgres_server import get_server  # dev-only dependency, imported here so services never need it
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(data_dir, cleanup_mode="stop" if stop_at_exit else None)
+    server = get_server(data_dir, cleanup_mode="stop" if stop_at_exit else None)
     return str(server.get_uri("postgres"))
 
 

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
@@ -21,8 +22,23 @@ import pytest
 from helpdesk_fleet.postgres import create_scratch_database, start_embedded
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TEST_JWT_SECRET = "test-jwt-secret-0123456789abcdef"
-TEST_SERVICE_TOKEN = "test-service-token-0123456789abcdef"
+TEST_JWT_SECRET = "test-jwt-secret-0123456789abcdef"  # noqa: S105 - tests only
+TEST_SERVICE_TOKEN = "test-service-token-0123456789abcdef"  # noqa: S105 - tests only
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests() -> None:
+    """Import every service package before pytest imports any test module.
+
+    With --import-mode=importlib a test file `s1_auth/tests/conftest.py` is imported as
+    `s1_auth.tests.conftest`, and pytest would register the service *folder* (no __init__.py)
+    as a stand-in module `s1_auth`, hiding the real package one level down (s1_auth/s1_auth).
+    Once the real package is in sys.modules, pytest builds on it instead.
+    """
+    for package_init in sorted(REPO_ROOT.glob("*/*/__init__.py")):
+        folder = package_init.parent
+        if folder.name == folder.parent.name:
+            importlib.import_module(folder.name)
 
 
 @pytest.fixture(scope="session")
