@@ -1,0 +1,1 @@
+"""S2 tickets: ticket intake, listing with filters and full-text search, and owner edits."""

@@ -1,0 +1,143 @@
+"""Request and response bodies of S2, and the constrained types they are built from.
+
+Inputs are strict (`{"title": 5}` is a 400, never coerced to "5"); text is trimmed before its
+length is checked, and text PostgreSQL cannot store (NUL, lone surrogates) is refused here so it
+can never turn into a 500 further down.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
+
+from helpdesk_common.types import Timestamp
+
+Category = Literal["bug", "feature", "support", "other"]
+Status = Literal["new", "assigned", "in_progress", "resolved", "closed"]
+Priority = Literal["low", "medium", "high", "urgent"]
+
+DEFAULT_PRIORITY: Priority = "medium"
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 20_000
+SEARCH_MAX = 200
+
+# Control characters have no place in a one-line title; a description keeps tab and newlines.
+_TITLE_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DESCRIPTION_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _normalize_choice(value: Any) -> Any:
+    # "Bug " and "BUG" mean bug. Anything that is not a string is left for the strict
+    # Literal check to refuse.
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _storable(value: str) -> str:
+    # Lone surrogates (valid in JSON as "\ud800", not in UTF-8) cannot be sent to PostgreSQL.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("invalid_text", "must be valid Unicode text") from None
+    return value
+
+
+def _title_text(value: str) -> str:
+    if _TITLE_CONTROL.search(value):
+        raise PydanticCustomError("control_characters", "must not contain control characters")
+    return _storable(value)
+
+
+def _description_text(value: str) -> str:
+    if _DESCRIPTION_CONTROL.search(value):
+        raise PydanticCustomError(
+            "control_characters", "must not contain control characters (tab and newline are fine)"
+        )
+    return _storable(value)
+
+
+def _search_text(value: str) -> str:
+    if "\x00" in value:
+        raise PydanticCustomError("control_characters", "must not contain NUL characters")
+    return value
+
+
+CategoryIn = Annotated[Category, BeforeValidator(_normalize_choice)]
+StatusIn = Annotated[Status, BeforeValidator(_normalize_choice)]
+PriorityIn = Annotated[Priority, BeforeValidator(_normalize_choice)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX), AfterValidator(_title_text)
+]
+Description = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=DESCRIPTION_MAX),
+    AfterValidator(_description_text),
+]
+SearchText = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=SEARCH_MAX), AfterValidator(_search_text)
+]
+
+
+class TicketCreate(BaseModel):
+    """POST /. Other keys (status, assigned_to, user_id, ...) are ignored: a new ticket is always
+    `new`, unassigned and owned by the caller."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    title: Title
+    description: Description
+    category: CategoryIn
+    priority: PriorityIn = DEFAULT_PRIORITY
+
+
+# Changed only through S4, which checks the allowed transitions and writes the history.
+WORKFLOW_FIELDS = ("status", "priority", "assigned_to")
+
+
+class TicketUpdate(BaseModel):
+    """PATCH /{id}: any of title, description, category; at least one."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    title: Title | None = None
+    description: Description | None = None
+    category: CategoryIn | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_workflow_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(name in data for name in WORKFLOW_FIELDS):
+            raise PydanticCustomError("use_workflow", "status, priority and assignment change through /workflow")
+        return data
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> TicketUpdate:
+        if not self.model_fields_set:
+            raise PydanticCustomError("empty_update", "give at least one of title, description, category")
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
+                raise PydanticCustomError(
+                    "null_field", "{field} cannot be null; leave it out to keep it", {"field": name}
+                )
+        return self
+
+
+class TicketRead(BaseModel):
+    id: int
+    user_id: int
+    title: str
+    description: str
+    category: Category
+    status: Status
+    priority: Priority
+    assigned_to: int | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class TicketList(BaseModel):
+    tickets: list[TicketRead]
+    next_cursor: str | None

@@ -1,0 +1,117 @@
+"""The table and its indexes: the list queries the service really runs use an index, and the
+table itself refuses values no service may store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+
+from helpdesk_common.migrations import run_migrations
+from s2_tickets.main import MIGRATIONS_DIR
+from s2_tickets.repository import PagePosition, TicketFilters, list_query
+
+BULK_ROWS = 5_000
+BULK_OWNERS = 100  # user ids 1-100; test users have ids of 1,000 and up
+BULK_ASSIGNEES = 20  # assigned_to 1-20
+
+
+@pytest.fixture(scope="module")
+async def bulk_tickets(db: asyncpg.Connection) -> AsyncIterator[None]:
+    """A few thousand realistic rows (older than any test's tickets), with fresh statistics."""
+    await db.execute(
+        f"""
+        INSERT INTO tickets (user_id, title, description, category, status, priority, assigned_to, created_at)
+        SELECT (i % {BULK_OWNERS}) + 1,
+               'Bulk ticket ' || md5(i::text),
+               'Generated row ' || i || ' about ' || md5((i * 7)::text),
+               (ARRAY['bug', 'feature', 'support', 'other'])[i % 4 + 1],
+               -- Like a real helpdesk: most tickets closed, few open.
+               CASE WHEN i % 50 = 0 THEN 'new' ELSE 'closed' END,
+               (ARRAY['low', 'medium', 'high', 'urgent'])[i % 4 + 1],
+               CASE WHEN i % 3 = 0 THEN (i % {BULK_ASSIGNEES}) + 1 END,
+               now() - interval '30 days' - i * interval '1 minute'
+          FROM generate_series(1, {BULK_ROWS}) AS i
+        """
+    )
+    await db.execute("ANALYZE tickets")
+    yield
+
+
+async def plan(db: asyncpg.Connection, sql: str, args: list[object]) -> str:
+    rows = await db.fetch(f"EXPLAIN {sql}", *args)
+    return "\n".join(row[0] for row in rows)
+
+
+# (name, owner, filters, whether to ask for page two, the indexes the plan may use)
+LIST_QUERIES = [
+    ("own tickets", 7, TicketFilters(), False, {"tickets_user_created_idx"}),
+    ("own tickets, page two", 7, TicketFilters(), True, {"tickets_user_created_idx"}),
+    ("staff, everything", None, TicketFilters(), False, {"tickets_created_idx"}),
+    ("staff, page two", None, TicketFilters(), True, {"tickets_created_idx"}),
+    ("staff, new tickets", None, TicketFilters(status="new"), False, {"tickets_status_created_idx"}),
+    ("staff, assigned to one", None, TicketFilters(assigned_to=3), False, {"tickets_assigned_created_idx"}),
+    # A user's own tickets are few: walking them is as good as the text index.
+    ("own search", 7, TicketFilters(search="needle"), False, {"tickets_search_idx", "tickets_user_created_idx"}),
+    ("staff search", None, TicketFilters(search="needle"), False, {"tickets_search_idx"}),
+    ("staff search, phrase", None, TicketFilters(search='"find the needle"'), False, {"tickets_search_idx"}),
+]
+
+
+async def page_two_position(db: asyncpg.Connection, owner_id: int | None) -> PagePosition:
+    """Where page two of 50 really starts for this owner (or for staff)."""
+    row = await db.fetchrow(
+        "SELECT created_at, id FROM tickets WHERE ($1::integer IS NULL OR user_id = $1)"
+        " ORDER BY created_at DESC, id DESC OFFSET 49 LIMIT 1",
+        owner_id,
+    )
+    assert row is not None
+    return PagePosition(created_at=row["created_at"], id=row["id"])
+
+
+@pytest.mark.usefixtures("bulk_tickets")
+@pytest.mark.parametrize(
+    ("owner_id", "filters", "page_two", "indexes"),
+    [query[1:] for query in LIST_QUERIES],
+    ids=[query[0] for query in LIST_QUERIES],
+)
+async def test_list_queries_use_an_index(
+    db: asyncpg.Connection, owner_id: int | None, filters: TicketFilters, page_two: bool, indexes: set[str]
+) -> None:
+    if filters.search is not None:
+        # A few rows carrying the words, as a search would find among thousands.
+        await db.execute(
+            "INSERT INTO tickets (user_id, title, description, category, created_at)"
+            " SELECT 7, 'Find the needle', 'In a haystack', 'other', now() - interval '60 days'"
+            " FROM generate_series(1, 3)"
+        )
+    after = await page_two_position(db, owner_id) if page_two else None
+    sql, args = list_query(owner_id=owner_id, filters=filters, after=after, limit=51)
+    explained = await plan(db, sql, args)
+    assert any(index in explained for index in indexes), explained
+    assert "Seq Scan" not in explained, explained
+
+
+async def test_migrations_run_again_change_nothing(db: asyncpg.Connection) -> None:
+    assert await run_migrations(db, owner="s2_tickets", directory=MIGRATIONS_DIR) == []
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("status", "reopened"), ("priority", "critical"), ("category", "hardware"), ("title", ""), ("description", "")],
+)
+async def test_the_table_refuses_what_no_service_may_store(db: asyncpg.Connection, column: str, value: str) -> None:
+    ticket_id = await db.fetchval(
+        "INSERT INTO tickets (user_id, title, description, category) VALUES (1, 't', 'd', 'bug') RETURNING id"
+    )
+    with pytest.raises(asyncpg.CheckViolationError):
+        await db.execute(f"UPDATE tickets SET {column} = $2 WHERE id = $1", ticket_id, value)
+
+
+async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/health")).json()["service"] == "s2-tickets"
+    ready = await client.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["database"] == "ok"
