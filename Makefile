@@ -1,0 +1,56 @@
+# Two commands do everything on a fresh Linux machine with Python 3.11+ (and Node 20 for the web client):
+#   make up     run the whole fleet (embedded PostgreSQL when DB_URL is unset)
+#   make test   lint, type-check and run every test
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+# Parallel test workers: one per core (each worker has its own database and processes).
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: help setup up test lint format bench clean
+
+help:
+	@echo "make up      run the fleet on the contract ports (gateway http://localhost:8080)"
+	@echo "make test    ruff, mypy and the whole test suite"
+	@echo "make bench   the performance benchmark (needs wrk: apt-get install wrk)"
+	@echo "make lint    ruff and mypy only;  make format  apply ruff's formatting"
+	@echo "make clean   remove the virtualenvs and caches (keeps .data, the local database)"
+
+# uv is the one tool bootstrapped with pip; it then installs the pinned workspace from uv.lock.
+$(UV):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml */pyproject.toml
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+setup: $(VENV)/.synced
+
+up: setup
+	$(PY) -m helpdesk_fleet up
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy common/helpdesk_common infra/helpdesk_fleet s1_auth/s1_auth s2_tickets/s2_tickets s3_registry/s3_registry gateway/gateway
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup -q
+
+bench: setup
+	$(PY) -m tests.bench
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .pytest_pg

@@ -1,0 +1,3 @@
+from helpdesk_fleet.supervisor import main
+
+main()

@@ -1,0 +1,105 @@
+"""`make up`: the whole fleet on one machine, with an embedded PostgreSQL when DB_URL is unset.
+
+Why a small supervisor of our own rather than honcho or supervisord: it has to start the
+embedded database first, start the services in dependency order and wait for each one's
+/ready (neither tool knows readiness), restart a crashed service with backoff (honcho
+stops everything instead), and stop the database last. That is ~100 lines on top of
+`process.py`, which the system tests and the benchmark use as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from helpdesk_fleet.postgres import ensure_database, start_embedded
+from helpdesk_fleet.process import ServiceProcess, fleet_environment, installed_services
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DATA_DIR = Path(os.environ.get("HELPDESK_DATA_DIR", REPO_ROOT / ".data"))
+RESTART_BACKOFF_MAX = 30.0
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, _frame: FrameType | None) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+def _say(message: str) -> None:
+    print(f"[make up] {message}", flush=True)
+
+
+def _database_url() -> str:
+    explicit = os.environ.get("DB_URL")
+    if explicit:
+        _say("using the PostgreSQL in DB_URL")
+        return explicit
+    _say(f"DB_URL is unset: starting the embedded PostgreSQL (data in {DATA_DIR / 'postgres'})")
+    admin_dsn = start_embedded(DATA_DIR / "postgres", stop_at_exit=True)
+    return asyncio.run(ensure_database(admin_dsn, "ticketdb"))
+
+
+def run() -> int:
+    signal.signal(signal.SIGINT, _raise_stop)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    specs = installed_services()
+    ports = {s.name: int(os.environ.get(s.port_env, s.port)) for s in specs}
+    processes: list[ServiceProcess] = []
+    try:
+        db_url = _database_url()
+        env = fleet_environment(db_url=db_url, registry_port=ports["s3-registry"], ports=ports)
+        processes = [ServiceProcess(spec=s, port=ports[s.name], env=env) for s in specs]
+        registry, services, gateway = processes[0], processes[1:-1], processes[-1]
+        for group in ([registry], services, [gateway]):
+            for p in group:
+                p.start()
+            for p in group:
+                p.wait_ready(timeout=60)
+        _say("the fleet is ready:")
+        for p in processes:
+            _say(f"  {p.spec.name:<18} {p.url}   (docs: {p.url}/docs)")
+        _say(f"API: http://localhost:{gateway.port}   Ctrl-C stops everything")
+        _supervise(processes)
+    except _Stop as stop:
+        _say(f"{stop}: stopping")
+    finally:
+        # Reverse order: the gateway stops taking requests first, the registry goes last.
+        for p in reversed(processes):
+            p.stop()
+        _say("stopped")
+    return 0  # the embedded PostgreSQL is stopped by pgserver's exit hook
+
+
+def _supervise(processes: list[ServiceProcess]) -> None:
+    next_start: dict[str, float] = {}
+    while True:
+        time.sleep(0.5)
+        now = time.monotonic()
+        for p in processes:
+            if p.is_running():
+                continue
+            name = p.spec.name
+            if name not in next_start:
+                delay = min(2.0**p.restarts, RESTART_BACKOFF_MAX)
+                code = p.proc.returncode if p.proc else None
+                _say(f"{name} exited (code {code}); restarting in {delay:.0f}s")
+                next_start[name] = now + delay
+            elif now >= next_start[name]:
+                del next_start[name]
+                p.restarts += 1
+                p.start()
+
+
+def main() -> None:
+    if sys.argv[1:] not in ([], ["up"]):
+        print("usage: python -m helpdesk_fleet [up]", file=sys.stderr)
+        raise SystemExit(2)
+    raise SystemExit(run())
