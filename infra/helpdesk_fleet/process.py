@@ -48,7 +48,13 @@ ALL_SERVICES: tuple[ServiceSpec, ...] = (
 
 def installed_services() -> list[ServiceSpec]:
     """The services whose packages exist in this checkout (later issues add the rest)."""
-    return [s for s in ALL_SERVICES if importlib.util.find_spec(f"{s.module}.__main__") is not None]
+    # find_spec("pkg.__main__") raises when `pkg` itself is missing, so ask for the package first.
+    return [
+        s
+        for s in ALL_SERVICES
+        if importlib.util.find_spec(s.module) is not None
+        and importlib.util.find_spec(f"{s.module}.__main__") is not None
+    ]
 
 
 def free_port() -> int:
