@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
+from helpdesk_common.accesslog import AccessLog
 from helpdesk_common.db import create_pool
 from helpdesk_common.errors import install_error_handlers
 from helpdesk_common.http import create_http_client
@@ -51,6 +52,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.service_name, settings.log_level)
+        access_log.start()
         app.state.http = create_http_client(settings)
         app.state.pool = None
         app.state.registry = RegistryClient(settings, app.state.http)
@@ -83,11 +85,14 @@ def create_app(
                 await app.state.pool.close()
             await app.state.http.aclose()
             logger.info("stopped")
+            await access_log.stop()
 
+    access_log = AccessLog(settings.service_name, enabled=settings.access_log)
     app = FastAPI(title=title, description=description, lifespan=lifespan)
     app.state.settings = settings
+    app.state.access_log = access_log
     install_error_handlers(app)
-    app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)
+    app.add_middleware(RequestIdMiddleware, access_log=access_log)
 
     @app.get("/health", tags=["ops"], summary="Liveness: the process answers (no I/O)")
     async def health() -> dict[str, Any]:

@@ -8,6 +8,7 @@ request id.
 
 from __future__ import annotations
 
+import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
@@ -22,9 +23,16 @@ async def _add_request_id(request: httpx.Request) -> None:
 
 
 def create_http_client(settings: ServiceSettings, *, max_connections: int = 200) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    def aiohttp_session() -> aiohttp.ClientSession:
+        # Called by the transport on first use, inside the event loop. No cookie jar: calls
+        # between services carry no cookies (httpx's own jar is the one a caller could use).
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=5.0),
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+
     return httpx.AsyncClient(
-        transport=AiohttpTransport(limits=limits),
+        transport=AiohttpTransport(client=aiohttp_session),
         timeout=httpx.Timeout(
             connect=settings.http_connect_timeout,
             read=settings.http_read_timeout,

@@ -37,3 +37,6 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx logs every request it makes at INFO; those are not access lines, and registry
+    # heartbeats would drown the log.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))

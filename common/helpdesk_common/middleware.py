@@ -7,19 +7,17 @@ writes one access-log line per request.
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from helpdesk_common.accesslog import AccessLog
 from helpdesk_common.logs import request_id_var
 
 REQUEST_ID_HEADER = b"x-request-id"
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
-
-access_logger = logging.getLogger("helpdesk.access")
 
 
 def incoming_request_id(headers: list[tuple[bytes, bytes]]) -> str:
@@ -33,7 +31,7 @@ def incoming_request_id(headers: list[tuple[bytes, bytes]]) -> str:
 
 
 class RequestIdMiddleware:
-    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+    def __init__(self, app: ASGIApp, *, access_log: AccessLog) -> None:
         self.app = app
         self.access_log = access_log
 
@@ -59,14 +57,12 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_request_id)
         finally:
-            if self.access_log:
-                access_logger.info(
-                    "request",
-                    extra={
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    },
+            if self.access_log.enabled:
+                self.access_log.write(
+                    request_id=request_id,
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
                 )
             request_id_var.reset(token)
