@@ -1,0 +1,1 @@
+"""Gateway: the public entry point, a streaming reverse proxy to the helpdesk services."""

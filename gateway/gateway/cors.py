@@ -1,0 +1,44 @@
+"""CORS, answered by the gateway for every path (proxied or its own).
+
+Why not Starlette's CORSMiddleware: its refusal of a preflight is a plain-text 400, while the
+contract wants every error as `{"error": ...}`; and the proxy already walks the request headers
+once, so noticing `Origin` there costs nothing, where the middleware would build a `Headers`
+object and wrap `send` for every request. The rules are the same as Starlette's with explicit
+origins: the allowed origin is echoed (never `*`), with `Vary: Origin`; no credentials mode
+(the API uses bearer tokens, not cookies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gateway.settings import Settings
+
+Headers = list[tuple[bytes, bytes]]
+
+
+class CorsPolicy:
+    def __init__(self, settings: Settings) -> None:
+        self.allow_any = "*" in settings.cors_origins
+        self.origins = frozenset(o.encode("latin-1") for o in settings.cors_origins if o != "*")
+        self.preflight_headers: Headers = [
+            (b"access-control-allow-methods", _join(settings.cors_allow_methods)),
+            (b"access-control-allow-headers", _join(settings.cors_allow_headers)),
+            (b"access-control-max-age", str(settings.cors_max_age).encode()),
+        ]
+
+    def allows(self, origin: bytes | None) -> bool:
+        return origin is not None and (self.allow_any or origin in self.origins)
+
+    @staticmethod
+    def response_headers(origin: bytes) -> Headers:
+        """Headers for a response to an allowed origin (call `allows` first)."""
+        return [
+            (b"access-control-allow-origin", origin),
+            (b"vary", b"Origin"),
+            (b"access-control-expose-headers", b"X-Request-ID"),
+        ]
+
+
+def _join(values: Sequence[str]) -> bytes:
+    return ", ".join(values).encode("latin-1")
