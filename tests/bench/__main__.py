@@ -1,0 +1,246 @@
+"""`make bench`: the fleet under wrk, gateway against direct, in one run.
+
+Starts its own fleet as real processes (production settings: real hash cost, access logs on)
+against a fresh database (the embedded PostgreSQL under `.bench/`, or the server in
+`BENCH_DB_URL`), seeds 100,000 tickets with COPY, then runs wrk (2 threads, 32 connections,
+15 s each, after a short warm-up) on:
+
+- GET /tickets/:id through the gateway, and the same straight to S2 (random ids, staff token),
+- GET /tickets for a user who has 50 tickets, through the gateway,
+- POST /tickets through the gateway,
+
+and prints req/s, p50, p99, errors, each service's peak RSS and the gateway/direct ratio
+against the targets (>= 1,900 req/s, >= 80% of direct). Results also go to
+`.bench/last-run.json`. Not part of `make test`: it measures, it does not assert.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from helpdesk_fleet.fleet import Fleet, running_fleet
+from helpdesk_fleet.postgres import create_scratch_database, start_embedded, with_database
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BENCH_DIR = REPO_ROOT / ".bench"
+LUA_DIR = Path(__file__).parent / "lua"
+
+ORIGINAL_GATEWAY_RPS = 953  # the Node.js system on this machine kind (docs/performance.md)
+TARGET_RPS = 1_900
+TARGET_RATIO = 0.80
+
+WORDS = (
+    "login crash printer invoice password email export report slow timeout error upload "
+    "dashboard mobile sync calendar refund billing network vpn license update install"
+).split()
+
+
+@dataclass
+class Result:
+    scenario: str
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+async def seed_tickets(db_url: str, total: int, owner_id: int, owner_count: int) -> None:
+    """`total` tickets: `owner_count` of them for `owner_id`, the rest spread over 2,000 other ids."""
+    rng = random.Random(42)  # noqa: S311 - repeatable sample data, not secrets
+    now = datetime.now(UTC)
+    categories = ("bug", "feature", "support", "other")
+    priorities = ("low", "medium", "high", "urgent")
+    statuses = ("new", "assigned", "in_progress", "resolved", "closed")
+    records = []
+    for i in range(total):
+        user_id = owner_id if i < owner_count else 1_000_000 + rng.randrange(2_000)
+        title = " ".join(rng.choices(WORDS, k=4)).capitalize()
+        description = " ".join(rng.choices(WORDS, k=30))
+        created = now - timedelta(seconds=rng.randrange(365 * 24 * 3600))
+        records.append(
+            (
+                user_id,
+                title,
+                description,
+                rng.choice(categories),
+                rng.choice(priorities),
+                rng.choice(statuses),
+                created,
+                created,
+            )
+        )
+    conn = await asyncpg.connect(db_url)
+    try:
+        await conn.copy_records_to_table(
+            "tickets",
+            records=records,
+            columns=["user_id", "title", "description", "category", "priority", "status", "created_at", "updated_at"],
+        )
+        await conn.execute("ANALYZE tickets")
+    finally:
+        await conn.close()
+
+
+def run_wrk(url: str, script: str, args: list[str], *, seconds: int, connections: int, threads: int) -> dict[str, Any]:
+    lua = (LUA_DIR / script).read_text() + "\n" + (LUA_DIR / "report.lua").read_text()
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", dir=BENCH_DIR) as script_file:
+        script_file.write(lua)
+        script_file.flush()
+        command = [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "5s",
+            "-s",
+            script_file.name,
+        ]
+        output = subprocess.run(
+            [*command, url, "--", *args], capture_output=True, text=True, check=True, timeout=seconds + 60
+        ).stdout
+    report: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    return report
+
+
+def measure(scenario: str, url: str, script: str, args: list[str], options: argparse.Namespace) -> Result:
+    # Warm-up: connections opened, pools filled, caches warm; not counted.
+    run_wrk(url, script, args, seconds=options.warmup, connections=options.connections, threads=options.threads)
+    raw = run_wrk(url, script, args, seconds=options.seconds, connections=options.connections, threads=options.threads)
+    errors = sum(raw["errors"].values())
+    result = Result(
+        scenario=scenario,
+        requests_per_second=raw["requests"] / (raw["duration_us"] / 1e6),
+        p50_ms=raw["p50_us"] / 1000,
+        p99_ms=raw["p99_us"] / 1000,
+        errors=errors,
+    )
+    print(f"  {result.scenario:<44} {result.requests_per_second:8.0f} req/s", flush=True)
+    return result
+
+
+def peak_rss_mib(pgid: int) -> float:
+    """Sum of the peak RSS (VmHWM) of every process in a service's process group (granian's
+    supervisor and its worker)."""
+    total_kib = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) != pgid:
+                continue
+            for line in (stat.parent / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total_kib += int(line.split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # the process went away while we looked
+    return total_kib / 1024
+
+
+def print_report(results: list[Result], rss: dict[str, float], options: argparse.Namespace) -> dict[str, float]:
+    print()
+    print(f"wrk: {options.threads} threads, {options.connections} connections, {options.seconds} s per scenario")
+    print(f"{'scenario':<46}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for r in results:
+        print(f"{r.scenario:<46}{r.requests_per_second:9.0f}{r.p50_ms:9.1f}{r.p99_ms:9.1f}{r.errors:8d}")
+    print()
+    print("peak RSS (MiB): " + ", ".join(f"{name} {mib:.0f}" for name, mib in rss.items()))
+    gateway, direct = results[0].requests_per_second, results[1].requests_per_second
+    ratio = gateway / direct
+    print()
+    print(f"gateway / direct (GET /tickets/:id):  {ratio:.2f}   target >= {TARGET_RATIO:.2f}  "
+          f"{'met' if ratio >= TARGET_RATIO else 'MISSED'}")  # fmt: skip
+    print(f"through the gateway: {gateway:.0f} req/s   target >= {TARGET_RPS}  "
+          f"{'met' if gateway >= TARGET_RPS else 'MISSED'}"
+          f"   ({gateway / ORIGINAL_GATEWAY_RPS:.1f}x the original's {ORIGINAL_GATEWAY_RPS})")  # fmt: skip
+    return {"gateway_over_direct": ratio, "gateway_over_original": gateway / ORIGINAL_GATEWAY_RPS}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--tickets", type=int, default=100_000)
+    options = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("make bench needs wrk: sudo apt-get install wrk", file=sys.stderr)
+        return 2
+    BENCH_DIR.mkdir(exist_ok=True)
+    admin_dsn = os.environ.get("BENCH_DB_URL") or start_embedded(BENCH_DIR / "postgres")
+    db_url = asyncio.run(create_scratch_database(admin_dsn, prefix="bench"))
+    admin = ("bench-admin@example.com", secrets.token_urlsafe(16))
+    env = {
+        # Production settings: real secrets, OWASP hash cost, one JSON access line per request.
+        "ENVIRONMENT": "production",
+        "JWT_SECRET": secrets.token_urlsafe(32),
+        "SERVICE_TOKEN": secrets.token_urlsafe(32),
+        "LOG_LEVEL": "INFO",
+        "ACCESS_LOG": "true",
+    }
+    log_dir = BENCH_DIR / "logs"
+    shutil.rmtree(log_dir, ignore_errors=True)
+    results: list[Result] = []
+    try:
+        with running_fleet(db_url, log_dir, env=env, admin=admin) as fleet:
+            results, rss = run_scenarios(fleet, db_url, options)
+    finally:
+        asyncio.run(drop_database(admin_dsn, db_url))
+    summary = print_report(results, rss, options)
+    (BENCH_DIR / "last-run.json").write_text(
+        json.dumps(
+            {"options": vars(options), "results": [asdict(r) for r in results], "peak_rss_mib": rss, **summary},
+            indent=2,
+        )
+    )
+    return 1 if any(r.errors for r in results) else 0
+
+
+def run_scenarios(fleet: Fleet, db_url: str, options: argparse.Namespace) -> tuple[list[Result], dict[str, float]]:
+    owner = fleet.new_account("user")
+    poster = fleet.new_account("user")
+    print(f"seeding {options.tickets:,} tickets ...", flush=True)
+    asyncio.run(seed_tickets(db_url, options.tickets, owner.id, owner_count=50))
+    gateway = fleet.gateway_url
+    tickets_direct = fleet.processes["s2-tickets"].url
+    max_id = str(options.tickets)
+    results = [
+        measure("GET /tickets/:id  via gateway", f"{gateway}/tickets/", "get_by_id.lua",
+                [fleet.admin_token, "/tickets/", max_id], options),
+        measure("GET /tickets/:id  direct to S2", f"{tickets_direct}/", "get_by_id.lua",
+                [fleet.admin_token, "/", max_id], options),
+        measure("GET /tickets (user with 50)  via gateway", f"{gateway}/tickets", "get_path.lua",
+                [owner.token], options),
+        measure("POST /tickets  via gateway", f"{gateway}/tickets", "post_ticket.lua", [poster.token], options),
+    ]  # fmt: skip
+    rss = {name: peak_rss_mib(p.proc.pid) for name, p in fleet.processes.items() if p.proc is not None}
+    return results, rss
+
+
+async def drop_database(admin_dsn: str, db_url: str) -> None:
+    name = urlsplit(db_url).path.lstrip("/")
+    conn = await asyncpg.connect(with_database(admin_dsn, "postgres"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""System tests: the fleet as real processes (registry, S1, S2, gateway) talking HTTP.
+
+The fleet most tests share starts once per session (those tests are in the xdist group
+"fleet", so they run on one worker), on free ports, against a fresh database of its own.
+Tests reach it through the gateway, as a client would; the registry is asked directly only to
+watch what it knows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import pytest
+
+from helpdesk_fleet.fleet import Account, Fleet, running_fleet
+from helpdesk_fleet.postgres import create_scratch_database
+from helpdesk_fleet.pytest_plugin import TEST_JWT_SECRET, TEST_SERVICE_TOKEN
+
+ADMIN = ("admin@helpdesk.example.com", "admin-password-for-tests")
+
+SYSTEM_TEST_ENV = {
+    "ENVIRONMENT": "test",
+    "JWT_SECRET": TEST_JWT_SECRET,
+    "SERVICE_TOKEN": TEST_SERVICE_TOKEN,
+    # Cheap hashes keep the suite fast; S1's own tests cover the production cost.
+    "ARGON2_MEMORY_COST_KIB": "1024",
+    "ARGON2_TIME_COST": "1",
+    # Fast heartbeats and checks, so restarts settle within a second or two.
+    "REGISTRY_HEARTBEAT_SECONDS": "0.5",
+    "DISCOVERY_CACHE_SECONDS": "0.5",
+    "HEALTH_INTERVAL_SECONDS": "0.5",
+    "HEALTH_TIMEOUT_SECONDS": "2",
+    "HTTP_CONNECT_TIMEOUT": "1",
+    "HTTP_READ_TIMEOUT": "5",
+    "LOG_LEVEL": "WARNING",
+    "ACCESS_LOG": "false",
+}
+
+
+def system_fleet(pg_admin_dsn: str, log_dir: Path, *, admin: bool) -> AbstractContextManager[Fleet]:
+    db_url = asyncio.run(create_scratch_database(pg_admin_dsn, prefix="system"))
+    return running_fleet(db_url, log_dir, env=SYSTEM_TEST_ENV, admin=ADMIN if admin else None)
+
+
+@pytest.fixture(scope="session")
+def fleet(pg_admin_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    """The fleet most system tests share, with a configured admin (ADMIN_EMAIL)."""
+    with system_fleet(pg_admin_dsn, tmp_path_factory.mktemp("fleet-logs"), admin=True) as fleet:
+        yield fleet
+
+
+@pytest.fixture(scope="session")
+def accounts(fleet: Fleet) -> dict[str, Account]:
+    """One account per role, plus a second user ("other") who owns nothing of the first's."""
+    return {
+        "user": fleet.new_account("user"),
+        "other": fleet.new_account("user"),
+        "staff": fleet.new_account("staff"),
+        "admin": fleet.new_account("admin"),
+    }

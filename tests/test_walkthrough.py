@@ -1,0 +1,95 @@
+"""The README's curl walkthrough, run as written against a fresh fleet.
+
+Every ```bash block of the README's "Walkthrough (curl)" section runs, in order, in one bash
+process (so `$TOKEN` carries over), with only `http://localhost:8080` pointed at this test's
+gateway. Each answer must match the ```json block printed after its command: the same keys,
+the same values, except the ones that differ by nature (the token and the timestamps), which
+must have the right form. The fleet has a database of its own and no configured admin, so the
+first user and the first ticket get id 1, as the README says.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpdesk_fleet.fleet import Fleet
+from tests.conftest import system_fleet
+
+pytestmark = pytest.mark.xdist_group("walkthrough")
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+SEPARATOR = "@@@ next command @@@"
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
+JWT = re.compile(r"^[\w-]+\.[\w-]+\.[\w-]+$")
+
+
+def walkthrough_steps() -> list[tuple[str, Any | None]]:
+    """(bash command, the JSON answer shown after it or None) for each step, in order."""
+    text = README.read_text()
+    section = text.split("## Walkthrough (curl)", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```(bash|json)\n(.*?)```", section, flags=re.S)
+    steps: list[tuple[str, Any | None]] = []
+    for kind, body in blocks:
+        if kind == "bash":
+            steps.append((body, None))
+        else:
+            assert steps and steps[-1][1] is None, "a json block must follow a bash block"
+            steps[-1] = (steps[-1][0], json.loads(body))
+    return steps
+
+
+def assert_matches(expected: Any, actual: Any, where: str = "$") -> None:
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict), f"{where}: {actual!r}"
+        assert set(actual) == set(expected), f"{where}: keys {sorted(actual)} != {sorted(expected)}"
+        for key, value in expected.items():
+            if key == "token":
+                assert JWT.match(actual[key]), f"{where}.token: {actual[key]!r}"
+            elif key in ("created_at", "updated_at"):
+                assert TIMESTAMP.match(actual[key]), f"{where}.{key}: {actual[key]!r}"
+            else:
+                assert_matches(value, actual[key], f"{where}.{key}")
+    elif isinstance(expected, list):
+        assert isinstance(actual, list) and len(actual) == len(expected), f"{where}: {actual!r}"
+        for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
+            assert_matches(e, a, f"{where}[{i}]")
+    else:
+        assert actual == expected, f"{where}: {actual!r} != {expected!r}"
+
+
+@pytest.fixture(scope="module")
+def fresh_fleet(pg_admin_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    with system_fleet(pg_admin_dsn, tmp_path_factory.mktemp("walkthrough-logs"), admin=False) as fleet:
+        yield fleet
+
+
+def test_the_readme_has_the_whole_walkthrough() -> None:
+    commands = " ".join(command for command, _ in walkthrough_steps())
+    for path in ("/health", "/auth/register", "/auth/login", "/tickets", "/tickets/1", "/auth/me"):
+        assert f"http://localhost:8080{path}" in commands
+
+
+def test_the_readme_walkthrough_works_as_written(fresh_fleet: Fleet) -> None:
+    assert shutil.which("curl"), "the walkthrough needs curl (apt-get install curl)"
+    steps = walkthrough_steps()
+    script = f"\nprintf '\\n{SEPARATOR}\\n'\n".join(command for command, _ in steps)
+    script = script.replace("http://localhost:8080", fresh_fleet.gateway_url)
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    outputs = result.stdout.split(f"\n{SEPARATOR}\n")
+    assert len(outputs) == len(steps)
+    for (command, expected), output in zip(steps, outputs, strict=True):
+        if expected is None:
+            assert output.strip() == "", f"{command}\nprinted {output!r}"
+            continue
+        assert_matches(expected, json.loads(output), where=command.splitlines()[0])
