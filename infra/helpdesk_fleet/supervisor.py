@@ -90,6 +90,9 @@ def _supervise(processes: list[ServiceProcess]) -> None:
             if name not in next_start:
                 delay = min(2.0**p.restarts, RESTART_BACKOFF_MAX)
                 code = p.proc.returncode if p.proc else None
+                # granian's worker outlives a killed supervisor process and would keep the
+                # port; stop() kills what is left of the process group.
+                p.stop()
                 _say(f"{name} exited (code {code}); restarting in {delay:.0f}s")
                 next_start[name] = now + delay
             elif now >= next_start[name]:
