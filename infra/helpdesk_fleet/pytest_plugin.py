@@ -3,6 +3,7 @@
 - `pg_admin_dsn` (session): TEST_DB_URL if set, else an embedded PostgreSQL under
   `.pytest_pg/` (shared by xdist workers through pgserver's reference counting).
 - `database_dsn` (session): a fresh database of this worker's own, so workers never collide.
+- `db` (session): a direct asyncpg connection to that database, once the service migrated it.
 - `make_app_client(build_app, **settings)`: an httpx client bound in-process to a service app
   with its lifespan running (migrations, pool), against `database_dsn`.
 """
@@ -16,6 +17,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -66,6 +68,15 @@ def base_settings(database_dsn: str | None, **overrides: Any) -> dict[str, Any]:
     }
     values.update(overrides)
     return values
+
+
+@pytest.fixture(scope="session")
+async def db(database_dsn: str, client: Any) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection to the worker's database, for what an API does not show (row counts,
+    hashes, EXPLAIN). Needs the service's own `client` fixture, so its migrations have run."""
+    conn = await asyncpg.connect(database_dsn)
+    yield conn
+    await conn.close()
 
 
 AppClientFactory = Callable[..., "AsyncIterator[httpx.AsyncClient]"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,15 +111,6 @@ def app(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> FastAPI:
 @pytest.fixture(scope="session")
 def client(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
     return app_and_client[1]
-
-
-@pytest.fixture(scope="session")
-async def db(database_dsn: str, client: httpx.AsyncClient) -> AsyncIterator[asyncpg.Connection]:
-    """A direct connection for what the API does not show (row counts, hashes). Depends on
-    `client` so the migrations have run."""
-    conn = await asyncpg.connect(database_dsn)
-    yield conn
-    await conn.close()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ staff listings hold everyone's tickets, so tests assert on their own ids, never 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,15 +73,6 @@ def new_caller(role: str) -> Caller:
 @pytest.fixture(scope="session")
 async def client(make_app_client: Callable[..., Awaitable[httpx.AsyncClient]]) -> httpx.AsyncClient:
     return await make_app_client(build_app, Settings)
-
-
-@pytest.fixture(scope="session")
-async def db(database_dsn: str, client: httpx.AsyncClient) -> AsyncIterator[asyncpg.Connection]:
-    """A direct connection for checks the API cannot make (row counts, EXPLAIN). Depends on
-    `client` so the migrations have run."""
-    conn = await asyncpg.connect(database_dsn)
-    yield conn
-    await conn.close()
 
 
 @pytest.fixture
