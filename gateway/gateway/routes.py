@@ -7,9 +7,9 @@ import logging
 import httpx
 from fastapi import APIRouter, Request, Response
 
-from gateway.schemas import ErrorBody, RegistryServiceList
 from helpdesk_common.auth import SERVICE_TOKEN_HEADER, AdminUser
 from helpdesk_common.errors import ApiError
+from helpdesk_common.registry_schemas import ErrorBody, ServiceList
 from helpdesk_common.settings import ServiceSettings
 
 logger = logging.getLogger("helpdesk.gateway")
@@ -24,7 +24,7 @@ REGISTRY_TIMEOUT = 3.0
     summary="Every registered instance, as the registry (S3 /services) lists it. Admin only.",
     response_model=None,
     responses={
-        200: {"model": RegistryServiceList},
+        200: {"model": ServiceList},
         401: {"model": ErrorBody},
         403: {"model": ErrorBody},
         503: {"model": ErrorBody},

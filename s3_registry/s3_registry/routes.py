@@ -10,16 +10,15 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from helpdesk_common.auth import require_service
 from helpdesk_common.errors import ApiError
+from helpdesk_common.registry_schemas import InstanceRead, ServiceList
 from s3_registry.repository import Instance, InstanceStore
 from s3_registry.schemas import (
     Deregistered,
     DiscoveredInstance,
     HealthCheckResult,
-    InstanceRead,
     RegistrationIn,
     RegistrationOut,
     ServiceInstances,
-    ServiceList,
     ServiceName,
 )
 from s3_registry.service import probe

@@ -4,13 +4,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from helpdesk_common.registry_schemas import InstanceRead, InstanceStatus
 from helpdesk_common.types import Timestamp
 
 ServiceName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="e.g. s2-tickets")]
 # A DNS name or an IPv4 address; the registry hands it out as part of a URL, so nothing else.
 HostName = Annotated[str, Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")]
 HealthPath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~/-]{0,199}$")]
-InstanceStatus = Literal["healthy", "unhealthy"]
 
 
 class RegistrationIn(BaseModel):
@@ -22,27 +22,9 @@ class RegistrationIn(BaseModel):
     health_endpoint: HealthPath = Field(default="/health", alias="healthEndpoint")
 
 
-class InstanceRead(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
-
-    name: str
-    host: str
-    port: int
-    url: str
-    health_endpoint: str = Field(alias="healthEndpoint")
-    status: InstanceStatus
-    registered_at: Timestamp = Field(alias="registeredAt")
-    last_health_check: Timestamp | None = Field(alias="lastHealthCheck")
-
-
 class RegistrationOut(BaseModel):
     message: str
     service: InstanceRead
-
-
-class ServiceList(BaseModel):
-    count: int
-    services: list[InstanceRead]
 
 
 class ServiceInstances(BaseModel):
