@@ -6,6 +6,7 @@ against a fresh database (the embedded PostgreSQL under `.bench/`, or the server
 15 s each, after a short warm-up) on:
 
 - GET /tickets/:id through the gateway, and the same straight to S2 (random ids, staff token),
+  in alternating runs (3 each by default; the median is kept),
 - GET /tickets for a user who has 50 tickets, through the gateway,
 - POST /tickets through the gateway,
 
@@ -92,7 +93,9 @@ async def seed_tickets(db_url: str, total: int, owner_id: int, owner_count: int)
             records=records,
             columns=["user_id", "title", "description", "category", "priority", "status", "created_at", "updated_at"],
         )
-        await conn.execute("ANALYZE tickets")
+        # Vacuum now, or autovacuum does it during the first runs (100,000 fresh rows) and
+        # takes CPU from whatever is measured then.
+        await conn.execute("VACUUM (ANALYZE) tickets")
     finally:
         await conn.close()
 
@@ -119,20 +122,55 @@ def run_wrk(url: str, script: str, args: list[str], *, seconds: int, connections
     return report
 
 
-def measure(scenario: str, url: str, script: str, args: list[str], options: argparse.Namespace) -> Result:
-    # Warm-up: connections opened, pools filled, caches warm; not counted.
-    run_wrk(url, script, args, seconds=options.warmup, connections=options.connections, threads=options.threads)
+def one_run(scenario: str, url: str, script: str, args: list[str], options: argparse.Namespace) -> Result:
     raw = run_wrk(url, script, args, seconds=options.seconds, connections=options.connections, threads=options.threads)
-    errors = sum(raw["errors"].values())
-    result = Result(
+    return Result(
         scenario=scenario,
         requests_per_second=raw["requests"] / (raw["duration_us"] / 1e6),
         p50_ms=raw["p50_us"] / 1000,
         p99_ms=raw["p99_us"] / 1000,
-        errors=errors,
+        errors=sum(raw["errors"].values()),
     )
+
+
+def warm_up(url: str, script: str, args: list[str], options: argparse.Namespace) -> None:
+    """Connections opened, pools filled, caches warm; not counted."""
+    run_wrk(url, script, args, seconds=options.warmup, connections=options.connections, threads=options.threads)
+
+
+def median_run(runs: list[Result]) -> Result:
+    """The run with the median req/s (its own p50/p99), errors summed over all runs."""
+    middle = sorted(runs, key=lambda r: r.requests_per_second)[len(runs) // 2]
+    return Result(
+        scenario=middle.scenario,
+        requests_per_second=middle.requests_per_second,
+        p50_ms=middle.p50_ms,
+        p99_ms=middle.p99_ms,
+        errors=sum(r.errors for r in runs),
+    )
+
+
+def measure(scenario: str, url: str, script: str, args: list[str], options: argparse.Namespace) -> Result:
+    warm_up(url, script, args, options)
+    result = one_run(scenario, url, script, args, options)
     print(f"  {result.scenario:<44} {result.requests_per_second:8.0f} req/s", flush=True)
     return result
+
+
+def measure_alternating(
+    pair: list[tuple[str, str, list[str]]], script: str, options: argparse.Namespace
+) -> list[Result]:
+    """Runs of each (scenario, url, args) in turn, `options.rounds` times, so that both sides of a
+    ratio see the same machine (this one is noisy: one 15 s window can be 30% off the next)."""
+    for _, url, args in pair:
+        warm_up(url, script, args, options)
+    runs: dict[str, list[Result]] = {scenario: [] for scenario, _, _ in pair}
+    for round_number in range(1, options.rounds + 1):
+        for scenario, url, args in pair:
+            result = one_run(scenario, url, script, args, options)
+            runs[scenario].append(result)
+            print(f"  {scenario:<44} {result.requests_per_second:8.0f} req/s  (round {round_number})", flush=True)
+    return [median_run(runs[scenario]) for scenario, _, _ in pair]
 
 
 def peak_rss_mib(pgid: int) -> float:
@@ -154,7 +192,10 @@ def peak_rss_mib(pgid: int) -> float:
 
 def print_report(results: list[Result], rss: dict[str, float], options: argparse.Namespace) -> dict[str, float]:
     print()
-    print(f"wrk: {options.threads} threads, {options.connections} connections, {options.seconds} s per scenario")
+    print(
+        f"wrk: {options.threads} threads, {options.connections} connections, {options.seconds} s per run; "
+        f"GET /tickets/:id: median of {options.rounds} alternating runs"
+    )
     print(f"{'scenario':<46}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
     for r in results:
         print(f"{r.scenario:<46}{r.requests_per_second:9.0f}{r.p50_ms:9.1f}{r.p99_ms:9.1f}{r.errors:8d}")
@@ -178,6 +219,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tickets", type=int, default=100_000)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating gateway/direct runs of GET /tickets/:id (median kept)"
+    )
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         print("make bench needs wrk: sudo apt-get install wrk", file=sys.stderr)
@@ -220,11 +264,16 @@ def run_scenarios(fleet: Fleet, db_url: str, options: argparse.Namespace) -> tup
     gateway = fleet.gateway_url
     tickets_direct = fleet.processes["s2-tickets"].url
     max_id = str(options.tickets)
+    by_id = measure_alternating(
+        [
+            ("GET /tickets/:id  via gateway", f"{gateway}/tickets/", [fleet.admin_token, "/tickets/", max_id]),
+            ("GET /tickets/:id  direct to S2", f"{tickets_direct}/", [fleet.admin_token, "/", max_id]),
+        ],
+        "get_by_id.lua",
+        options,
+    )
     results = [
-        measure("GET /tickets/:id  via gateway", f"{gateway}/tickets/", "get_by_id.lua",
-                [fleet.admin_token, "/tickets/", max_id], options),
-        measure("GET /tickets/:id  direct to S2", f"{tickets_direct}/", "get_by_id.lua",
-                [fleet.admin_token, "/", max_id], options),
+        *by_id,
         measure("GET /tickets (user with 50)  via gateway", f"{gateway}/tickets", "get_path.lua",
                 [owner.token], options),
         measure("POST /tickets  via gateway", f"{gateway}/tickets", "post_ticket.lua", [poster.token], options),
