@@ -18,20 +18,18 @@ import json
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
 from helpdesk_common.security import create_access_token
+from helpdesk_fleet.fleet import poll_until
 from helpdesk_fleet.process import ALL_SERVICES, ServiceProcess, free_port
 from helpdesk_fleet.pytest_plugin import TEST_JWT_SECRET, TEST_SERVICE_TOKEN
-
-T = TypeVar("T")
 
 HERE = Path(__file__).parent
 REGISTRY_SPEC = next(s for s in ALL_SERVICES if s.module == "s3_registry")
@@ -62,18 +60,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.path.is_relative_to(HERE):
             item.add_marker(pytest.mark.xdist_group("gateway"))
-
-
-def poll(probe: Callable[[], T | None], *, timeout: float = 10.0, what: str = "a condition") -> T:
-    """Call `probe` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 def token(role: str, *, user_id: int = 42, secret: str = TEST_JWT_SECRET, **overrides: Any) -> str:
@@ -247,7 +233,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
             registry.wait_ready()
         for gateway in gateways.values():
             gateway.process.start()
-        poll(lambda: _answers(upstream.url("s8-feedback")), what="the upstream to listen")
+        poll_until(lambda: _answers(upstream.url("s8-feedback")), what="the upstream to listen")
         for name, port in ports.items():
             _register(registries["main"], name, port)
         _register(registries["forgetful"], "s6-notifications", dead_port)

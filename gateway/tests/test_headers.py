@@ -9,7 +9,9 @@ import uuid
 import httpx
 import pytest
 
-from .conftest import Gateway, Upstream, echo, header_values, parse_raw_response, poll, raw_request
+from helpdesk_fleet.fleet import poll_until
+
+from .conftest import Gateway, Upstream, echo, header_values, parse_raw_response, raw_request
 
 HOP_BY_HOP_REQUEST = {
     "connection",
@@ -144,7 +146,7 @@ def test_one_access_line_per_request(client: httpx.Client, gateway: Gateway) -> 
     client.get("/tickets/1?x=1", headers={"X-Request-ID": proxied})
     client.get("/health", headers={"X-Request-ID": own})
     # Access lines are written in batches (every 0.25 s): poll for them.
-    line = poll(lambda: gateway.access_lines(proxied), what="the proxied request's access line")
+    line = poll_until(lambda: gateway.access_lines(proxied), what="the proxied request's access line")
     assert len(line) == 1
     assert line[0] | {"duration_ms": 0, "ts": ""} == {
         "level": "INFO",
@@ -161,7 +163,7 @@ def test_one_access_line_per_request(client: httpx.Client, gateway: Gateway) -> 
     }
     assert isinstance(line[0]["duration_ms"], float | int)
     assert line[0]["ts"].endswith("+00:00")
-    own_line = poll(lambda: gateway.access_lines(own), what="the health request's access line")
+    own_line = poll_until(lambda: gateway.access_lines(own), what="the health request's access line")
     assert len(own_line) == 1
     assert own_line[0]["path"] == "/health"
     assert own_line[0]["status"] == 200

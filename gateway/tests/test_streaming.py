@@ -11,7 +11,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from .conftest import Gateway, Upstream, echo, parse_raw_response, poll, raw_request
+from helpdesk_fleet.fleet import poll_until
+
+from .conftest import Gateway, Upstream, echo, parse_raw_response, raw_request
 from .upstream import pattern_bytes
 
 MIB = 1024 * 1024
@@ -78,7 +80,7 @@ def test_the_request_body_is_streamed_not_buffered(client: httpx.Client, upstrea
 
     def body() -> Iterator[bytes]:
         yield first
-        poll(lambda: upstream.seen(key)["bytes"] >= len(first), timeout=5, what="the first chunk upstream")
+        poll_until(lambda: upstream.seen(key)["bytes"] >= len(first), timeout=5, what="the first chunk upstream")
         assert upstream.seen(key)["completed"] is False
         yield rest
 
@@ -147,5 +149,5 @@ def test_a_client_that_leaves_mid_stream_stops_the_relay(gateway: Gateway) -> No
         received = b""
         while b"first;" not in received:
             received += sock.recv(65536)
-    line = poll(lambda: gateway.access_lines(request_id), what="the access line of the abandoned request")
+    line = poll_until(lambda: gateway.access_lines(request_id), what="the access line of the abandoned request")
     assert line[0]["status"] == 499

@@ -23,12 +23,16 @@ T = TypeVar("T")
 PASSWORD = "s3cret-passw0rd"  # noqa: S105 - accounts the tests and the benchmark make
 
 
-def poll_until(probe: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.05) -> T:
-    """Call `probe` until it returns something other than None; fail after `timeout` seconds."""
+def poll_until(
+    probe: Callable[[], T | None], *, timeout: float = 10.0, what: str = "a condition", interval: float = 0.02
+) -> T:
+    """Call `probe` until it returns something truthy and return that; fail after `timeout` seconds.
+
+    The tests' one way to wait for something another process does (never a bare sleep)."""
     deadline = time.monotonic() + timeout
     while True:
         result = probe()
-        if result is not None:
+        if result:
             return result
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")

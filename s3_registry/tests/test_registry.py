@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import httpx
 import pytest
 
+from helpdesk_fleet.fleet import poll_until
 from helpdesk_fleet.process import ServiceProcess, free_port
 
 from .conftest import AUTH
@@ -19,15 +19,6 @@ def unique_name() -> str:
 
 def registration(name: str, port: int, host: str = "127.0.0.1", health: str = "/health") -> dict[str, object]:
     return {"name": name, "host": host, "port": port, "healthEndpoint": health}
-
-
-def poll(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_health_reports_count_and_uptime(registry: httpx.Client) -> None:
@@ -208,11 +199,11 @@ def test_an_instance_failing_three_checks_is_dropped(busy_registry: ServiceProce
         name = unique_name()
         client.post("/register", json=registration(name, busy_registry.port))
         client.post("/register", json=registration(name, free_port()))
-        seen_unhealthy = poll(
-            lambda: any(i["status"] == "unhealthy" for i in client.get(f"/services/{name}").json()["instances"])
+        poll_until(
+            lambda: any(i["status"] == "unhealthy" for i in client.get(f"/services/{name}").json()["instances"]),
+            what="the dead instance to be marked unhealthy",
         )
-        assert seen_unhealthy
-        assert poll(lambda: client.get(f"/services/{name}").json()["count"] == 1)
+        poll_until(lambda: client.get(f"/services/{name}").json()["count"] == 1, what="the dead instance removed")
         (survivor,) = client.get(f"/services/{name}").json()["instances"]
         assert survivor["port"] == busy_registry.port
         assert survivor["status"] == "healthy"
