@@ -18,7 +18,7 @@ TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 help:
 	@echo "make up      run the fleet on the contract ports (gateway http://localhost:8080)"
 	@echo "make test    ruff, mypy and the whole test suite"
-	@echo "make bench   the performance benchmark (needs wrk: apt-get install wrk)"
+	@echo "make bench   the performance benchmark (wrk; installed from Debian when missing)"
 	@echo "make lint    ruff and mypy only;  make format  apply ruff's formatting"
 	@echo "make clean   remove the virtualenvs and caches (keeps .data, the local database)"
 
@@ -49,7 +49,13 @@ format: setup
 test: lint
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup -q
 
+# wrk is a Debian package; installed here when missing (root, or sudo).
 bench: setup
+	@command -v wrk >/dev/null || { \
+		echo "wrk is missing: installing Debian's package"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get install -y -qq wrk || { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk; }; \
+	}
 	$(PY) -m tests.bench
 
 clean:
