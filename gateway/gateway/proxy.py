@@ -198,9 +198,9 @@ class GatewayApp:
         upload = settings.media_upload_max_body_bytes
         self.body_limits = {b"/media/upload": upload, b"/media/upload/": upload}
         self.registry: RegistryClient | None = None
-        self.session: aiohttp.ClientSession | None = None
         self.transport: AiohttpTransport | None = None
-        # httpx's per-request timeouts, which the transport maps onto aiohttp's.
+        # httpx's per-request timeouts, which the transport maps onto aiohttp's (the only
+        # timeouts of the upstream call: the transport sets them on every request).
         self.timeouts = {
             "connect": settings.http_connect_timeout,
             "read": settings.http_read_timeout,
@@ -212,25 +212,18 @@ class GatewayApp:
     async def start(self, registry: RegistryClient) -> None:
         """At start-up (inside the event loop): the registry client and the upstream pool."""
         self.registry = registry
-        settings = self.settings
-        self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=settings.upstream_max_connections, keepalive_timeout=5.0),
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.settings.upstream_max_connections, keepalive_timeout=5.0),
             cookie_jar=aiohttp.DummyCookieJar(),
-            timeout=aiohttp.ClientTimeout(
-                sock_connect=settings.http_connect_timeout,
-                sock_read=settings.http_read_timeout,
-                # waiting for a free pooled connection plus connecting
-                connect=settings.http_connect_timeout,
-            ),
             auto_decompress=False,
             skip_auto_headers=_NO_AUTO_HEADERS,
         )
-        self.transport = AiohttpTransport(client=self.session)
+        self.transport = AiohttpTransport(client=session)
 
     async def stop(self) -> None:
         if self.transport is not None:
             await self.transport.aclose()  # closes the session
-            self.transport = self.session = None
+            self.transport = None
 
     # --- dispatch ---------------------------------------------------------------------------
 
