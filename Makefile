@@ -10,6 +10,8 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
+# Every service's package (s1_auth/s1_auth, ...), found rather than listed: a new service is checked at once.
+SERVICE_PACKAGES := $(wildcard s[0-9]_*/s[0-9]_*)
 # Parallel test workers: one per core (each worker has its own database and processes).
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
@@ -40,7 +42,7 @@ up: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy common/helpdesk_common infra/helpdesk_fleet s1_auth/s1_auth s2_tickets/s2_tickets s3_registry/s3_registry gateway/gateway
+	$(VENV)/bin/mypy common/helpdesk_common infra/helpdesk_fleet gateway/gateway $(SERVICE_PACKAGES)
 
 format: setup
 	$(VENV)/bin/ruff check --fix .

@@ -3,8 +3,10 @@
 `create_app` wires what is the same everywhere: settings on `app.state`, JSON logging, the
 request-id middleware, the error handlers, the shared HTTP client, the database pool and the
 service's migrations, registration with the registry, and `/health` (liveness, no I/O) and
-`/ready` (database and the service's own checks, 503 otherwise). A service adds its routers
-and, where it has them, start-up hooks and readiness checks.
+`/ready` (database and the service's own checks, 503 otherwise), the client for calls to other
+services (`app.state.services`, see service_client.py) and the service's background jobs
+(workers.py: started after the start-up hooks, stopped first at shutdown). A service adds its
+routers and, where it has them, start-up hooks, background jobs and readiness checks.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from helpdesk_common.logs import configure_logging
 from helpdesk_common.middleware import RequestIdMiddleware
 from helpdesk_common.migrations import run_migrations
 from helpdesk_common.registry_client import RegistryClient
+from helpdesk_common.service_client import ServiceClient
 from helpdesk_common.settings import ServiceSettings
+from helpdesk_common.workers import BackgroundJob, JobRunner, start_jobs, stop_jobs
 
 logger = logging.getLogger("helpdesk.app")
 
@@ -46,6 +50,7 @@ def create_app(
     registers: bool = True,
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
+    background_jobs: Sequence[BackgroundJob] = (),
     ready_checks: Sequence[ReadyCheck] = (),
     health_details: Callable[[FastAPI], dict[str, Any]] | None = None,
 ) -> FastAPI:
@@ -56,6 +61,9 @@ def create_app(
         app.state.http = create_http_client(settings)
         app.state.pool = None
         app.state.registry = RegistryClient(settings, app.state.http)
+        app.state.services = ServiceClient(settings, app.state.http, app.state.registry)
+        app.state.jobs = {}
+        jobs: dict[str, JobRunner] = {}
         registration: asyncio.Task[None] | None = None
         try:
             if uses_database:
@@ -71,6 +79,7 @@ def create_app(
                         )
             for hook in on_startup:
                 await hook(app)
+            jobs = app.state.jobs = await start_jobs(app, tuple(background_jobs))
             if registers and settings.registry_url:
                 registration = asyncio.create_task(app.state.registry.keep_registered())
             logger.info("started", extra={"port": settings.port})
@@ -79,6 +88,7 @@ def create_app(
             if registration is not None:
                 registration.cancel()
                 await app.state.registry.deregister()
+            await stop_jobs(jobs)
             for hook in on_shutdown:
                 await hook(app)
             if app.state.pool is not None:

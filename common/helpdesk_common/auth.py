@@ -1,8 +1,9 @@
 """Authentication and authorization as FastAPI dependencies.
 
 Routes declare who may call them: `user: CurrentUser`, `dependencies=[Depends(require_staff)]`,
-`StaffUser`, `AdminUser`, or `ServiceOrStaff` for endpoints that other services call with the
-shared service credential (`X-Service-Token`).
+`StaffUser`, `AdminUser`, or `ServiceOrStaff` / `ServiceOrUser` for endpoints that other
+services call with the shared service credential (`X-Service-Token`). `CallerToken` is the
+caller's raw bearer token, for calling a peer with the caller's own rights.
 """
 
 from __future__ import annotations
@@ -105,3 +106,24 @@ async def get_service_or_staff(request: Request) -> Caller:
 
 
 ServiceOrStaff = Annotated[Caller, Depends(get_service_or_staff)]
+
+
+async def get_service_or_user(request: Request) -> Caller:
+    """Another service, or any signed-in user (the route decides what each may do)."""
+    if is_service_call(request):
+        return Caller(user=None, is_service=True)
+    return Caller(user=user_from_request(request), is_service=False)
+
+
+ServiceOrUser = Annotated[Caller, Depends(get_service_or_user)]
+
+
+async def get_caller_token(request: Request) -> str:
+    """The caller's raw bearer token (401 without one), to call a peer with the caller's rights."""
+    token = bearer_token(request)
+    if token is None:
+        raise ApiError(401, "Authentication required: missing bearer token.", headers=_UNAUTHORIZED_HEADERS)
+    return token
+
+
+CallerToken = Annotated[str, Depends(get_caller_token)]

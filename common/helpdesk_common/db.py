@@ -1,16 +1,23 @@
 """One asyncpg pool per app (created in the lifespan) and the ways to borrow a connection.
 
 - `DbConn`: a route dependency that holds one connection for the whole request.
+- `DbTransaction`: the same connection inside one transaction that commits when the route
+  returns and rolls back when it raises (an ApiError included), before the response is sent:
+  a client never sees a 2xx for a change that did not commit.
 - `acquire(pool)`: a connection for one short step, for routes that must not hold one while
   they wait on something slow (S1 hashes passwords between its SQL statements).
-Both answer 503 `{"error"}` when the database cannot lend a connection within 5 s.
+All answer 503 `{"error"}` when the database cannot lend a connection within 5 s.
+- `Listener`: LISTEN on a dedicated connection outside the pool (a pooled connection would
+  carry the LISTEN to the next borrower, and the pool's reset would silently drop it).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Annotated, cast
+from contextlib import asynccontextmanager, suppress
+from typing import Annotated, Any, cast
 
 import asyncpg
 from fastapi import Depends, Request
@@ -18,6 +25,7 @@ from fastapi import Depends, Request
 from helpdesk_common.errors import ApiError
 
 ACQUIRE_TIMEOUT_SECONDS = 5.0
+logger = logging.getLogger("helpdesk.db")
 
 
 async def _keep_session_state(_conn: asyncpg.Connection) -> None:
@@ -68,3 +76,79 @@ async def _connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
 
 
 DbConn = Annotated[asyncpg.Connection, Depends(_connection)]
+
+
+async def _transaction(conn: DbConn) -> AsyncIterator[asyncpg.Connection]:
+    async with conn.transaction():
+        yield conn
+
+
+# scope="function": the exit code (the COMMIT) runs when the route returns, before FastAPI sends
+# the response; with the default scope it would run after the client already had its answer.
+DbTransaction = Annotated[asyncpg.Connection, Depends(_transaction, scope="function")]
+
+
+class Listener:
+    """LISTEN on `channel` over a connection of its own; `wait()` returns when a NOTIFY came.
+
+    Run `listener.run()` as a background job (it reconnects after a lost connection, with
+    backoff); while it is disconnected `wait()` simply times out, so a consumer that waits with
+    a timeout and then polls keeps working without notifications (the polling fallback).
+    """
+
+    def __init__(self, dsn: str, channel: str) -> None:
+        self.dsn = dsn
+        self.channel = channel
+        self.connected = asyncio.Event()
+        self.connects = 0  # how many times it has (re)connected
+        self._wake = asyncio.Event()
+        self._payloads: list[str] = []
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: object) -> None:
+        self._payloads.append(str(payload))
+        self._wake.set()
+
+    async def wait(self, max_wait: float) -> list[str]:
+        """The payloads received since the last call (empty after `max_wait` seconds without any)."""
+        if not self._wake.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max_wait)
+        self._wake.clear()
+        payloads, self._payloads = self._payloads, []
+        return payloads
+
+    def wake(self) -> None:
+        """Wake a waiting consumer without a NOTIFY (e.g. after a reconnect, to catch up)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                conn = await asyncpg.connect(self.dsn, timeout=5.0)
+            except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+                logger.warning("LISTEN connection failed", extra={"channel": self.channel, "error": repr(exc)})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _c, lost=lost: lost.set())
+            try:
+                await conn.add_listener(self.channel, self._on_notify)
+                backoff = 0.2
+                self.connects += 1
+                self.connected.set()
+                self.wake()  # anything sent while we were not listening is found by the next poll
+                # Check the connection now and then: a server restart does not always reach the
+                # termination listener at once.
+                while not lost.is_set():
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), 5.0)
+                    if not lost.is_set():
+                        await conn.execute("SELECT 1", timeout=5.0)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                logger.warning("LISTEN connection lost", extra={"channel": self.channel, "error": repr(exc)})
+            finally:
+                self.connected.clear()
+                with suppress(Exception):
+                    await asyncio.wait_for(conn.close(), 2.0)

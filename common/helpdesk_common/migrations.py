@@ -6,14 +6,26 @@ ignored at start-up). Applied versions are recorded in a table owned by the serv
 (`<owner>_schema_migrations`), each file runs in one transaction, and a PostgreSQL advisory lock
 keyed by the owner lets several replicas start at once: one migrates, the others wait and
 then find nothing left to do.
+
+Migrations of different owners in a declared order: a file may name, above its
+`-- migrate:up` line, migrations of other owners it builds on,
+
+    -- migrate:requires s2_tickets 001
+
+(S4's history table references S2's `tickets`). The runner then waits, polling with a deadline,
+until that owner has recorded that version, so services started together (`make up`, compose,
+a cluster) migrate in the right order whoever starts first; after the deadline it fails with a
+message that names the missing migration.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -23,6 +35,16 @@ logger = logging.getLogger("helpdesk.migrations")
 _OWNER = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 _UP = re.compile(r"^--\s*migrate:up\s*$", re.MULTILINE)
 _DOWN = re.compile(r"^--\s*migrate:down\s*$", re.MULTILINE)
+_REQUIRES = re.compile(r"^--\s*migrate:requires\s+(\S+)\s+(\S+)\s*$", re.MULTILINE)
+REQUIRES_TIMEOUT_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """Another owner's migration that must be applied first."""
+
+    owner: str
+    version: str
 
 
 @dataclass(frozen=True)
@@ -30,6 +52,7 @@ class Migration:
     version: str
     name: str
     up_sql: str
+    requires: tuple[Requirement, ...] = field(default=())
 
 
 def advisory_lock_key(owner: str) -> int:
@@ -51,15 +74,51 @@ def load_migrations(directory: Path) -> list[Migration]:
         up = _UP.search(text)
         if up is None:
             raise ValueError(f"migration file {path.name} has no '-- migrate:up' block")
+        requires = []
+        for owner, required_version in _REQUIRES.findall(text[: up.start()]):
+            if not _OWNER.match(owner) or not required_version.isdigit():
+                raise ValueError(f"migration file {path.name}: bad 'migrate:requires {owner} {required_version}'")
+            requires.append(Requirement(owner=owner, version=required_version))
         body = text[up.end() :]
         down = _DOWN.search(body)
         if down is not None:
             body = body[: down.start()]
-        migrations.append(Migration(version=version, name=path.name, up_sql=body.strip()))
+        migrations.append(Migration(version=version, name=path.name, up_sql=body.strip(), requires=tuple(requires)))
     return migrations
 
 
-async def run_migrations(conn: asyncpg.Connection, *, owner: str, directory: Path) -> list[str]:
+async def _is_applied(conn: asyncpg.Connection, requirement: Requirement) -> bool:
+    table = f"{requirement.owner}_schema_migrations"
+    if await conn.fetchval("SELECT to_regclass($1)", table) is None:
+        return False
+    return bool(await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE version = $1)", requirement.version))
+
+
+async def wait_for_requirements(
+    conn: asyncpg.Connection, migration: Migration, *, max_wait: float = REQUIRES_TIMEOUT_SECONDS
+) -> None:
+    """Return once every migration `migration` requires is applied; RuntimeError after `max_wait` s."""
+    deadline = time.monotonic() + max_wait
+    for requirement in migration.requires:
+        logged = False
+        while not await _is_applied(conn, requirement):
+            if time.monotonic() >= deadline:
+                raise RuntimeError(
+                    f"migration {migration.name} requires {requirement.owner} migration {requirement.version}, "
+                    f"which was not applied within {max_wait:.0f}s: is that service running against this database?"
+                )
+            if not logged:
+                logger.info(
+                    "waiting for another service's migration",
+                    extra={"migration": migration.name, "requires": f"{requirement.owner} {requirement.version}"},
+                )
+                logged = True
+            await asyncio.sleep(0.2)
+
+
+async def run_migrations(
+    conn: asyncpg.Connection, *, owner: str, directory: Path, requires_timeout: float = REQUIRES_TIMEOUT_SECONDS
+) -> list[str]:
     """Apply the owner's pending migrations; returns the versions applied now."""
     if not _OWNER.match(owner):
         raise ValueError(f"invalid migration owner name {owner!r}")
@@ -80,6 +139,7 @@ async def run_migrations(conn: asyncpg.Connection, *, owner: str, directory: Pat
         for migration in migrations:
             if migration.version in done:
                 continue
+            await wait_for_requirements(conn, migration, max_wait=requires_timeout)
             async with conn.transaction():
                 await conn.execute(migration.up_sql)
                 await conn.execute(

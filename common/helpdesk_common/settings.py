@@ -49,6 +49,11 @@ class ServiceSettings(BaseSettings):
 
     http_connect_timeout: float = Field(default=2.0, gt=0)
     http_read_timeout: float = Field(default=10.0, gt=0)
+    # Calls to other services (helpdesk_common.service_client): retries after the first try,
+    # and the backoff before each (doubling from service_call_backoff, full jitter).
+    service_call_retries: int = Field(default=3, ge=0, le=10)
+    service_call_backoff: float = Field(default=0.1, ge=0)
+    service_call_backoff_max: float = Field(default=2.0, ge=0)
 
     log_level: str = "INFO"
     access_log: bool = True

@@ -39,6 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.cors import CorsPolicy
 from gateway.settings import Settings
 from helpdesk_common.accesslog import AccessLog
+from helpdesk_common.http import pool_safe_connector
 from helpdesk_common.logs import request_id_var
 from helpdesk_common.registry_client import RegistryClient, ServiceUnavailable
 
@@ -213,7 +214,7 @@ class GatewayApp:
         """At start-up (inside the event loop): the registry client and the upstream pool."""
         self.registry = registry
         session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.settings.upstream_max_connections, keepalive_timeout=5.0),
+            connector=pool_safe_connector(limit=self.settings.upstream_max_connections),
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
             skip_auto_headers=_NO_AUTO_HEADERS,

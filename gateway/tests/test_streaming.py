@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -13,7 +14,7 @@ import pytest
 
 from helpdesk_fleet.fleet import poll_until
 
-from .conftest import Gateway, Upstream, echo, parse_raw_response, raw_request
+from .conftest import READ_TIMEOUT, Gateway, Upstream, echo, parse_raw_response, raw_request
 from .upstream import pattern_bytes
 
 MIB = 1024 * 1024
@@ -43,6 +44,24 @@ def test_5_mib_download_chunked(client: httpx.Client) -> None:
     assert response.content == pattern_bytes(size)
 
 
+def test_an_event_stream_outlives_the_read_timeout_while_pings_keep_coming(gateway: Gateway) -> None:
+    """SSE through the gateway: each event arrives as it is sent, and a stream that lasts
+    longer than the read timeout stays open as long as the upstream writes more often."""
+    every = READ_TIMEOUT / 3
+    events = 9  # ~3 read timeouts in all
+    received: list[str] = []
+    with (
+        gateway.client() as client,
+        client.stream("GET", "/notifications/__sse", params={"events": events, "every": every}) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/event-stream"
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                received.append(line.removeprefix("data: "))
+    assert received == [f"event {n}" for n in range(events)]
+
+
 def test_the_response_is_streamed_not_buffered(gateway: Gateway, upstream: Upstream) -> None:
     """The upstream sends a first chunk and then waits to be released: the client can only
     read that chunk before the release if the gateway passes chunks on as they come."""
@@ -63,6 +82,21 @@ def test_5_mib_upload_with_content_length(client: httpx.Client) -> None:
     response = client.post("/media/upload", params={"key": uuid.uuid4().hex}, content=data)
     assert response.status_code == 200, response.text
     assert response.json() == {"body_size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+@pytest.mark.parametrize("chunked", [0, 1])
+def test_an_upload_after_an_idle_pause_after_a_large_download(client: httpx.Client, chunked: int) -> None:
+    """A large download leaves the pooled upstream connection with a read timer that aiohttp
+    re-armed after the body ended; idle past the read timeout, the next request on it failed
+    at once with a 504 (helpdesk_common.http._PoolSafeResponseHandler). The pause is the
+    condition under test, not a wait for something."""
+    download = client.get("/media/__download", params={"size": 5 * MIB, "chunked": chunked})
+    assert download.status_code == 200
+    time.sleep(READ_TIMEOUT * 1.5)
+    data = pattern_bytes(5 * MIB)
+    response = client.post("/media/upload", params={"key": uuid.uuid4().hex}, content=data)
+    assert response.status_code == 200, response.text
+    assert response.json()["body_size"] == len(data)
 
 
 def test_5_mib_upload_chunked(client: httpx.Client) -> None:

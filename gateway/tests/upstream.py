@@ -14,6 +14,8 @@ Each port stands for one service, so a test can tell which service a request rea
 - `/upload?key=K`: reads the body; `/__seen?key=K` tells how many bytes of it have arrived
   so far and whether it completed (proves the proxy does not buffer the request).
 - `/__requests?rid=R`: what happened to the requests that carried X-Request-ID R.
+- `/__sse?events=N&every=S`: a Server-Sent Events stream: a keep-alive comment every S
+  seconds, an event after each of the first N pings, then it ends.
 """
 
 from __future__ import annotations
@@ -97,6 +99,17 @@ async def handle(request: web.Request) -> web.StreamResponse:
         await response.write(b"first;")
         await releases[key].wait()
         await response.write(b"last")
+        await response.write_eof()
+        return response
+    if path == "/__sse":
+        events, every = int(request.query["events"]), float(request.query["every"])
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for n in range(events):
+            await asyncio.sleep(every)
+            await response.write(b": ping\n\n")
+            await response.write(f"id: {n}\ndata: event {n}\n\n".encode())
         await response.write_eof()
         return response
     if path == "/__release":

@@ -7,7 +7,7 @@ from typing import Annotated
 import asyncpg
 from fastapi import APIRouter, Depends, Request
 
-from helpdesk_common.auth import AdminUser, CurrentUser, StaffUser
+from helpdesk_common.auth import AdminUser, CurrentUser, ServiceOrUser, StaffUser
 from helpdesk_common.bodies import require_json_body
 from helpdesk_common.db import DbConn
 from helpdesk_common.pagination import DEFAULT_LIMIT, Cursor, Limit
@@ -90,9 +90,12 @@ async def list_users(
     return UserList(users=[user_read(row) for row in rows], next_cursor=next_cursor)
 
 
-@router.get("/users/{user_id}", response_model=UserRead, summary="One user (staff, or the user themselves)")
-async def get_user(user_id: PathId, caller: CurrentUser, repo: Repository) -> UserRead:
-    return user_read(await service.get_user(repo, caller=caller, user_id=user_id))
+@router.get(
+    "/users/{user_id}", response_model=UserRead, summary="One user (staff, the user themselves, or another service)"
+)
+async def get_user(user_id: PathId, caller: ServiceOrUser, repo: Repository) -> UserRead:
+    # Services ask this to check an assignee's role (S4) and to find a recipient's address (S6).
+    return user_read(await service.get_user(repo, caller=caller.user, user_id=user_id))
 
 
 @router.patch(

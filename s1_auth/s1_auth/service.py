@@ -186,9 +186,10 @@ def user_not_found(user_id: int) -> ApiError:
     return ApiError(404, f"User {user_id} not found.")
 
 
-async def get_user(repo: UsersRepository, *, caller: TokenUser, user_id: int) -> asyncpg.Record:
+async def get_user(repo: UsersRepository, *, caller: TokenUser | None, user_id: int) -> asyncpg.Record:
+    """`caller` None is another service of the fleet (it presented the service credential)."""
     # Refused before the lookup, so a user cannot tell which other ids exist.
-    if not caller.is_staff and caller.id != user_id:
+    if caller is not None and not caller.is_staff and caller.id != user_id:
         raise ApiError(403, "You can only look up your own account.")
     user = await repo.get(user_id=user_id)
     if user is None:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from helpdesk_common.pagination import encode_cursor
+from helpdesk_fleet.pytest_plugin import TEST_SERVICE_TOKEN
 
 from .conftest import Account
 
@@ -191,6 +192,22 @@ async def test_an_unknown_id_is_404_for_staff(client: httpx.AsyncClient, staff: 
 
 async def test_reading_a_user_is_401_anonymously(client: httpx.AsyncClient, user: Account) -> None:
     assert (await client.get(f"/users/{user.id}")).status_code == 401
+
+
+async def test_another_service_reads_a_user_with_the_service_credential(
+    client: httpx.AsyncClient, user: Account
+) -> None:
+    """S4 checks an assignee's role and S6 finds a recipient's address this way."""
+    response = await client.get(f"/users/{user.id}", headers={"X-Service-Token": TEST_SERVICE_TOKEN})
+    assert response.status_code == 200
+    assert response.json() == {"id": user.id, "email": user.email, "role": "user"}
+    missing = await client.get("/users/2147483647", headers={"X-Service-Token": TEST_SERVICE_TOKEN})
+    assert missing.status_code == 404
+
+
+async def test_a_wrong_service_credential_is_401(client: httpx.AsyncClient, user: Account) -> None:
+    response = await client.get(f"/users/{user.id}", headers={"X-Service-Token": "not-the-credential"})
+    assert response.status_code == 401
 
 
 BAD_IDS = ["abc", "0", "-1", "1.5", "2147483648", "99999999999999999999999", "1e3", "%20"]

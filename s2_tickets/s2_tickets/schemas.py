@@ -8,18 +8,13 @@ can never turn into a 500 further down.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from helpdesk_common.types import Timestamp
-
-Category = Literal["bug", "feature", "support", "other"]
-Status = Literal["new", "assigned", "in_progress", "resolved", "closed"]
-Priority = Literal["low", "medium", "high", "urgent"]
-
-DEFAULT_PRIORITY: Priority = "medium"
+from helpdesk_common.vocabulary import DEFAULT_PRIORITY, Category, Priority, Status
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 20_000

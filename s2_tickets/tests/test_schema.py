@@ -3,12 +3,14 @@ table itself refuses values no service may store."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
 import pytest
 
+from helpdesk_common import vocabulary
 from helpdesk_common.migrations import run_migrations
 from s2_tickets.main import MIGRATIONS_DIR
 from s2_tickets.repository import PagePosition, TicketFilters, list_query
@@ -115,3 +117,23 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     ready = await client.get("/ready")
     assert ready.status_code == 200
     assert ready.json()["checks"]["database"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("constraint", "values"),
+    [
+        ("tickets_status_valid", vocabulary.STATUSES),
+        ("tickets_priority_valid", vocabulary.PRIORITIES),
+        ("tickets_category_valid", vocabulary.CATEGORIES),
+    ],
+)
+async def test_check_constraints_allow_exactly_the_shared_vocabulary(
+    db: asyncpg.Connection, constraint: str, values: tuple[str, ...]
+) -> None:
+    """S4 and S7 use `helpdesk_common.vocabulary`; the table must agree with it value for value."""
+    definition: str = await db.fetchval(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = $1 AND conrelid = 'tickets'::regclass",
+        constraint,
+    )
+    allowed = set(re.findall(r"'([a-z_]+)'::text", definition))
+    assert allowed == set(values), definition

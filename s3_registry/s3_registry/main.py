@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from contextlib import suppress
 from typing import Any
 
 from fastapi import FastAPI
 
 from helpdesk_common.app import create_app
+from helpdesk_common.workers import BackgroundJob
 from s3_registry.repository import InstanceStore
 from s3_registry.routes import router
 from s3_registry.service import run_health_checks
@@ -20,21 +19,14 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     started = time.monotonic()
 
-    async def start_health_checks(app: FastAPI) -> None:
-        app.state.health_task = asyncio.create_task(
-            run_health_checks(
-                app.state.store,
-                app.state.http,
-                interval=settings.health_interval_seconds,
-                probe_timeout=settings.health_timeout_seconds,
-                max_failed=settings.max_failed_checks,
-            )
+    async def health_checks(app: FastAPI) -> None:
+        await run_health_checks(
+            app.state.store,
+            app.state.http,
+            interval=settings.health_interval_seconds,
+            probe_timeout=settings.health_timeout_seconds,
+            max_failed=settings.max_failed_checks,
         )
-
-    async def stop_health_checks(app: FastAPI) -> None:
-        app.state.health_task.cancel()
-        with suppress(asyncio.CancelledError):
-            await app.state.health_task
 
     def registry_health(app: FastAPI) -> dict[str, Any]:
         return {"registeredServices": len(app.state.store.names()), "uptime": round(time.monotonic() - started, 3)}
@@ -46,8 +38,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         routers=[(router, "")],
         uses_database=False,
         registers=False,
-        on_startup=[start_health_checks],
-        on_shutdown=[stop_health_checks],
+        background_jobs=[BackgroundJob("health-checks", health_checks)],
         health_details=registry_health,
     )
     app.state.store = InstanceStore()

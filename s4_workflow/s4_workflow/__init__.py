@@ -1,0 +1,1 @@
+"""S4 workflow: ticket status, priority and assignment with history, and the queue."""

@@ -1,0 +1,1 @@
+"""S5 media: ticket attachments, streamed, sniffed and authorized."""

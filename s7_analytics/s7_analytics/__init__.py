@@ -1,0 +1,1 @@
+"""S7 analytics: cached helpdesk figures for staff."""

@@ -1,0 +1,1 @@
+"""S8 feedback: customer satisfaction ratings on resolved tickets."""
