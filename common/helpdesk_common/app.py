@@ -113,6 +113,8 @@ def create_app(
 
     @app.get("/ready", tags=["ops"], summary="Readiness: the database and required dependencies answer")
     async def ready() -> Any:
+        # The answer names the failing checks but never says why: exception text can hold
+        # host names and addresses, and /ready is public behind the gateway. The log says why.
         checks: dict[str, str] = {}
         if uses_database:
             try:
@@ -120,14 +122,16 @@ def create_app(
                     await conn.fetchval("SELECT 1", timeout=2.0)
                 checks["database"] = "ok"
             except Exception as exc:  # noqa: BLE001 - any failure means not ready
-                checks["database"] = f"failed: {type(exc).__name__}"
+                logger.warning("not ready: database", extra={"error": repr(exc)})
+                checks["database"] = "failed"
         for check in ready_checks:
             name = check.__name__.removeprefix("check_")
             try:
                 await check(app)
                 checks[name] = "ok"
             except Exception as exc:  # noqa: BLE001
-                checks[name] = f"failed: {exc}"
+                logger.warning(f"not ready: {name}", extra={"error": repr(exc)})
+                checks[name] = "failed"
         if all(v == "ok" for v in checks.values()):
             return {"status": "ready", "checks": checks}
         return JSONResponse({"error": "Service is not ready.", "checks": checks}, status_code=503)

@@ -3,10 +3,17 @@
 RequestIdMiddleware takes a caller's `X-Request-ID` when it looks sane, mints one otherwise,
 keeps it in a contextvar for log lines and outgoing calls, returns it on the response and
 writes one access-log line per request.
+
+It also answers an unhandled error itself: Starlette would answer it in ServerErrorMiddleware,
+outside this middleware, after the request id was reset, so the 500 lost its `X-Request-ID`
+and its traceback line had no `request_id`. Here the traceback is logged with the id and the
+500 `{"error"}` carries it.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 import time
 import uuid
@@ -16,7 +23,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from helpdesk_common.accesslog import AccessLog
 from helpdesk_common.logs import request_id_var
 
+logger = logging.getLogger("helpdesk.errors")
+
 REQUEST_ID_HEADER = b"x-request-id"
+_INTERNAL_ERROR = json.dumps({"error": "Internal server error."}).encode()
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -43,11 +53,13 @@ class RequestIdMiddleware:
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
+        started_response = False
         header_value = request_id.encode("ascii")
 
         async def send_with_request_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
+                started_response = True
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != REQUEST_ID_HEADER]
                 headers.append((REQUEST_ID_HEADER, header_value))
@@ -56,6 +68,22 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_request_id)
+        except Exception:
+            logger.exception("unhandled error")
+            if started_response:
+                raise  # the status line is out; the server cuts the connection
+            status = 500
+            await send_with_request_id(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(_INTERNAL_ERROR)).encode()),
+                    ],
+                }
+            )
+            await send_with_request_id({"type": "http.response.body", "body": _INTERNAL_ERROR})
         finally:
             if self.access_log.enabled:
                 self.access_log.write(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from helpdesk_common.app import create_app
 from helpdesk_common.auth import AdminUser, CurrentUser, ServiceOrStaff, StaffUser
 from helpdesk_common.bodies import require_json_body
+from helpdesk_common.logs import _ContextFilter
 from helpdesk_common.migrations import run_migrations
 from helpdesk_common.pagination import decode_cursor, encode_cursor
 from helpdesk_common.security import InvalidToken, create_access_token, decode_access_token
@@ -195,6 +197,36 @@ async def test_a_bug_is_a_500_with_the_error_shape_and_no_trace(client: httpx.As
     response = await client.get("/boom")
     assert response.status_code == 500
     assert set(response.json()) == {"error"} and "a bug" not in response.text
+
+
+async def test_a_bug_keeps_its_request_id_on_the_answer_and_in_the_log(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The same filter as the service's JSON handler: it stamps the request id in context at
+    # the moment the line is written.
+    caplog.handler.addFilter(_ContextFilter("shared-test"))
+    with caplog.at_level(logging.ERROR, logger="helpdesk.errors"):
+        response = await client.get("/boom", headers={"X-Request-ID": "bug-trail-1"})
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "bug-trail-1"
+    assert response.json() == {"error": "Internal server error."}
+    (record,) = [r for r in caplog.records if r.getMessage() == "unhandled error"]
+    assert record.exc_info is not None and "a bug" in str(record.exc_info[1])
+    assert getattr(record, "request_id", None) == "bug-trail-1"
+
+
+async def test_ready_names_a_failing_check_but_never_its_exception_text() -> None:
+    async def check_peer(_app: Any) -> None:
+        raise RuntimeError("cannot reach 10.1.2.3:5432 at db.internal")
+
+    settings = ServiceSettings(**base_settings(None, service_name="ready-test"))
+    app = create_app(settings, title="t", uses_database=False, registers=False, ready_checks=[check_peer])
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            response = await c.get("/ready")
+    assert response.status_code == 503
+    assert response.json() == {"error": "Service is not ready.", "checks": {"peer": "failed"}}
 
 
 async def test_request_ids_are_kept_or_minted(client: httpx.AsyncClient) -> None:

@@ -28,7 +28,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 
 import aiohttp
@@ -44,6 +44,8 @@ from helpdesk_common.logs import request_id_var
 from helpdesk_common.registry_client import RegistryClient, ServiceUnavailable
 
 logger = logging.getLogger("helpdesk.gateway")
+
+Headers = list[tuple[bytes, bytes]]
 
 # First path segment -> registered service name. `/tickets` and `/tickets/...` both match
 # (prefix stripped: `/tickets` -> `/`, `/tickets/7` -> `/7`); `/ticketsx` does not.
@@ -85,14 +87,23 @@ _RESPONSE_DROP = HOP_BY_HOP | {
     b"access-control-expose-headers",
 }
 _CONNECTION_OPTIONS = frozenset({b"close", b"keep-alive", b""})
+# On every answer the gateway gives (proxied, its own, errors): no MIME sniffing, no framing
+# by other sites, no Referer leaking ticket URLs. A second Content-Security-Policy header
+# beside an upstream's (S5 sends `sandbox` on downloads) is enforced too: policies combine.
+# HSTS belongs to the TLS terminator in front of the gateway (docs/operations.md).
+SECURITY_HEADERS: Headers = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+]
+_SECURITY_SINGLETONS = frozenset({b"x-content-type-options", b"x-frame-options", b"referrer-policy"})
 # aiohttp adds these when the request lacks them; a proxy forwards what the client sent.
 _NO_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 
 # Same rule as helpdesk_common.middleware: a caller's id is echoed only when it is safe in logs.
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 _JSON = (b"content-type", b"application/json")
-
-Headers = list[tuple[bytes, bytes]]
 
 
 class _BodyTooLarge(Exception):
@@ -106,7 +117,7 @@ class _ClientGone(Exception):
 class RequestBody(httpx.AsyncByteStream):
     """The client's body as an httpx stream, counted against `limit` as it streams."""
 
-    __slots__ = ("client_gone", "done", "limit", "read", "receive", "started", "too_large")
+    __slots__ = ("client_gone", "done", "limit", "on_done", "read", "receive", "started", "too_large")
 
     def __init__(self, receive: Receive, limit: int) -> None:
         self.receive = receive
@@ -116,6 +127,7 @@ class RequestBody(httpx.AsyncByteStream):
         self.done = False
         self.too_large = False
         self.client_gone = False
+        self.on_done: Callable[[], None] | None = None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         if self.started:  # a body read from the client once cannot be replayed
@@ -135,6 +147,8 @@ class RequestBody(httpx.AsyncByteStream):
                 yield chunk
             if not message.get("more_body", False):
                 self.done = True
+                if self.on_done is not None:
+                    self.on_done()
                 return
 
 
@@ -172,16 +186,23 @@ def _declared_length(raw: list[tuple[bytes, bytes]]) -> int | None:
 def _response_headers(raw: list[tuple[bytes, bytes]], request_id: bytes, cors: Headers | None) -> Headers:
     headers: Headers = []
     connection = None
+    upstream_set: set[bytes] | None = None
     for raw_name, value in raw:
         name = raw_name.lower()
         if name in _RESPONSE_DROP or name.startswith(b"proxy-"):
             if name == b"connection":
                 connection = value if connection is None else connection + b"," + value
             continue
+        if name in _SECURITY_SINGLETONS:
+            upstream_set = {name} if upstream_set is None else upstream_set | {name}
         headers.append((name, value))
     if connection is not None and (named := _connection_named(connection)):
         headers = [h for h in headers if h[0] not in named]
     headers.append((b"x-request-id", request_id))
+    if upstream_set is None:
+        headers.extend(SECURITY_HEADERS)
+    else:
+        headers.extend(h for h in SECURITY_HEADERS if h[0] not in upstream_set)
     if cors:
         headers.extend(cors)
     return headers
@@ -196,6 +217,7 @@ class GatewayApp:
         self.cors = CorsPolicy(settings)
         self.access_log = access_log
         self.max_body = settings.max_body_bytes
+        self.deadline = settings.request_deadline_seconds
         upload = settings.media_upload_max_body_bytes
         self.body_limits = {b"/media/upload": upload, b"/media/upload/": upload}
         self.registry: RegistryClient | None = None
@@ -244,23 +266,22 @@ class GatewayApp:
 
     async def _serve_api(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The FastAPI app (its RequestIdMiddleware sets X-Request-ID and writes the access
-        line), with CORS headers added for an allowed origin."""
+        line), with the security headers, and CORS headers for an allowed origin."""
         origin = None
         for name, value in scope["headers"]:
             if name == b"origin":
                 origin = value
                 break
-        if origin is None or not self.cors.allows(origin):
-            await self.api(scope, receive, send)
-            return
-        cors_headers = self.cors.response_headers(origin)
+        extra = [*SECURITY_HEADERS]
+        if origin is not None and self.cors.allows(origin):
+            extra.extend(self.cors.response_headers(origin))
 
-        async def send_with_cors(message: Message) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *cors_headers]
+                message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
-        await self.api(scope, receive, send_with_cors)
+        await self.api(scope, receive, send_with_headers)
 
     async def _maybe_preflight(self, scope: Scope, send: Send) -> bool:
         """Answer a CORS preflight (OPTIONS with Origin and Access-Control-Request-Method)."""
@@ -285,6 +306,7 @@ class GatewayApp:
                     (b"x-request-id", request_id),
                     *self.cors.response_headers(origin),
                     *self.cors.preflight_headers,
+                    *SECURITY_HEADERS,
                 ]
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": b""})
@@ -394,13 +416,40 @@ class GatewayApp:
                 await self._error(send, status, "Invalid request path.", request_id, cors)
                 return
 
+            relaying = False
+            budget: asyncio.Timeout | None = None
             try:
-                response = await self.transport.handle_async_request(request)
-            except Exception as exc:  # noqa: BLE001 - every failure maps to an answer
-                status = await self._upstream_failed(exc, send, service, base, body, limit, request_id, cors)
-                return
+                # The overall deadline (REQUEST_DEADLINE_SECONDS) besides the read timeout: an
+                # upstream dripping a byte now and then cannot hold a request forever. It starts
+                # once the client's body has arrived (a slow upload is not the upstream's
+                # fault) and is lifted for event streams, which are meant to last.
+                async with asyncio.timeout(None) as budget:
+                    loop = asyncio.get_running_loop()
 
-            status = await self._relay(response, receive, send, body, request_id, cors, service)
+                    def start_deadline() -> None:
+                        budget.reschedule(loop.time() + self.deadline)
+
+                    if body is None:
+                        start_deadline()
+                    else:
+                        body.on_done = start_deadline
+                    try:
+                        response = await self.transport.handle_async_request(request)
+                    except Exception as exc:  # noqa: BLE001 - every failure maps to an answer
+                        status = await self._upstream_failed(exc, send, service, base, body, limit, request_id, cors)
+                        return
+                    if response.headers.get("content-type", "").startswith("text/event-stream"):
+                        budget.reschedule(None)
+                    relaying = True
+                    status = await self._relay(response, receive, send, body, request_id, cors, service)
+            except TimeoutError:
+                if budget is None or not budget.expired():
+                    raise  # a timeout of the stream itself (the relay already logged it)
+                logger.warning("upstream exceeded the request deadline", extra={"upstream": service, "url": base})
+                status = 504
+                if relaying:
+                    raise  # the status line is out: cut the connection rather than fake an end
+                await self._error(send, status, f"The {service} service did not answer in time.", request_id, cors)
         finally:
             self._log(scope, request_id_text, status, started, service)
             request_id_var.reset(token)
@@ -519,7 +568,12 @@ class GatewayApp:
 
     async def _error(self, send: Send, status: int, message: str, request_id: bytes, cors: Headers | None) -> None:
         body = _error_body(message)
-        headers = [_JSON, (b"content-length", str(len(body)).encode()), (b"x-request-id", request_id)]
+        headers = [
+            _JSON,
+            (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", request_id),
+            *SECURITY_HEADERS,
+        ]
         if cors:
             headers.extend(cors)
         await send({"type": "http.response.start", "status": status, "headers": headers})

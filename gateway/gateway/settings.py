@@ -37,6 +37,11 @@ class Settings(ServiceSettings):
     max_body_bytes: int = Field(default=1 * MIB, ge=0)
     media_upload_max_body_bytes: int = Field(default=10 * MIB + 64 * KIB, ge=0)
 
+    # The longest a proxied exchange may last once the request body has arrived, response body
+    # included (HTTP_READ_TIMEOUT bounds each wait for the upstream; this bounds the sum). Event
+    # streams are exempt. Generous: a 10 MiB download to a slow phone must fit.
+    request_deadline_seconds: float = Field(default=300.0, gt=0)
+
     # Connections the proxy keeps open to all upstreams together.
     upstream_max_connections: int = Field(default=200, ge=1)
 

@@ -3,8 +3,8 @@
 
 Three gateways, each with its own registry, because their tests change what the registry
 knows or kill it:
-- `gateway` (main): every routed service registered; 1 s read timeout; long discovery cache;
-  access log on.
+- `gateway` (main): every routed service registered; 1 s read timeout, 2 s request deadline;
+  long discovery cache; access log on.
 - `forgetful`: s6-notifications registered on a dead port, nothing else; long discovery cache,
   so a 200 right after a 502 proves the dead instance was forgotten rather than expired. Its
   body limits and CORS origins are configured (not the defaults).
@@ -36,6 +36,7 @@ REGISTRY_SPEC = next(s for s in ALL_SERVICES if s.module == "s3_registry")
 GATEWAY_SPEC = next(s for s in ALL_SERVICES if s.module == "gateway")
 SERVICE_AUTH = {"X-Service-Token": TEST_SERVICE_TOKEN}
 READ_TIMEOUT = 1.0  # the main gateway's HTTP_READ_TIMEOUT
+REQUEST_DEADLINE = 2.0  # and its REQUEST_DEADLINE_SECONDS (the SSE test outlasts it: streams are exempt)
 FORGETFUL_MAX_BODY = 1000  # the forgetful gateway's limits and CORS origins (not the defaults)
 FORGETFUL_UPLOAD_MAX_BODY = 2000
 FORGETFUL_ORIGINS = ("http://a.example", "http://b.example")
@@ -208,6 +209,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
             "main",
             registries["main"],
             HTTP_READ_TIMEOUT=str(READ_TIMEOUT),
+            REQUEST_DEADLINE_SECONDS=str(REQUEST_DEADLINE),
             DISCOVERY_CACHE_SECONDS="600",
             ACCESS_LOG="true",
         ),

@@ -171,3 +171,36 @@ def test_one_access_line_per_request(client: httpx.Client, gateway: Gateway) -> 
     text = gateway.log_path.read_text()
     assert text.count(proxied) == 1
     assert text.count(own) == 1
+
+
+SECURITY = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "content-security-policy": "frame-ancestors 'none'",
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/tickets/anything", 200),  # proxied
+        ("/health", 200),  # the gateway's own
+        ("/registry/services", 401),  # the gateway's own error
+        ("/nowhere", 404),  # no route
+        ("/tickets/__slow?seconds=10", 504),  # the proxy's own error
+    ],
+)
+def test_every_answer_carries_the_security_headers(client: httpx.Client, path: str, status: int) -> None:
+    response = client.get(path)
+    assert response.status_code == status
+    for name, value in SECURITY.items():
+        assert response.headers.get_list(name) == [value], name
+
+
+def test_a_preflight_carries_the_security_headers(client: httpx.Client) -> None:
+    response = client.options(
+        "/tickets", headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST"}
+    )
+    assert response.status_code == 204
+    assert response.headers["x-content-type-options"] == "nosniff"

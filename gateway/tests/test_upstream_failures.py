@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from .conftest import READ_TIMEOUT, SERVICE_AUTH, Fleet, Gateway, Upstream, bearer, echo
+from .conftest import READ_TIMEOUT, REQUEST_DEADLINE, SERVICE_AUTH, Fleet, Gateway, Upstream, bearer, echo
 
 
 def timed(call: httpx.Client, path: str) -> tuple[httpx.Response, float]:
@@ -27,6 +27,21 @@ def test_a_slow_upstream_is_504_within_the_read_timeout(client: httpx.Client) ->
     response, took = timed(client, "/tickets/__slow?seconds=10")
     assert_error(response, 504)
     assert READ_TIMEOUT <= took < READ_TIMEOUT + 1.5
+
+
+def test_a_dripping_upstream_is_cut_at_the_request_deadline(client: httpx.Client) -> None:
+    """Each byte comes well within the read timeout, so only the overall deadline can end it:
+    the response's status line is out, so the client sees a cut connection, not a fake end."""
+    count = int(REQUEST_DEADLINE / (READ_TIMEOUT / 4)) * 2  # twice as long as the deadline
+    started = time.monotonic()
+    received = b""
+    with pytest.raises(httpx.RemoteProtocolError):
+        with client.stream("GET", "/tickets/__trickle", params={"count": count, "every": READ_TIMEOUT / 4}) as r:
+            assert r.status_code == 200
+            for chunk in r.iter_raw():
+                received += chunk
+    assert len(received) < count
+    assert time.monotonic() - started < REQUEST_DEADLINE + 1.5
 
 
 def test_no_known_instance_is_503_fast(fleet: Fleet) -> None:

@@ -14,6 +14,8 @@ Each port stands for one service, so a test can tell which service a request rea
 - `/upload?key=K`: reads the body; `/__seen?key=K` tells how many bytes of it have arrived
   so far and whether it completed (proves the proxy does not buffer the request).
 - `/__requests?rid=R`: what happened to the requests that carried X-Request-ID R.
+- `/__trickle?count=N&every=S`: N bytes with Content-Length N, one every S seconds (an
+  upstream that keeps a request alive without ever tripping the read timeout).
 - `/__sse?events=N&every=S`: a Server-Sent Events stream: a keep-alive comment every S
   seconds, an event after each of the first N pings, then it ends.
 """
@@ -99,6 +101,16 @@ async def handle(request: web.Request) -> web.StreamResponse:
         await response.write(b"first;")
         await releases[key].wait()
         await response.write(b"last")
+        await response.write_eof()
+        return response
+    if path == "/__trickle":
+        count, every = int(request.query["count"]), float(request.query["every"])
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        response.content_length = count
+        await response.prepare(request)
+        for _ in range(count):
+            await asyncio.sleep(every)
+            await response.write(b".")
         await response.write_eof()
         return response
     if path == "/__sse":
