@@ -317,3 +317,15 @@ async def test_an_unknown_peer_is_a_503() -> None:
     async with http:
         with pytest.raises(PeerUnavailable):
             await client.request("nobody", "GET", "/")
+
+
+async def test_a_caller_that_logs_failures_itself_can_keep_the_client_quiet(caplog: pytest.LogCaptureFixture) -> None:
+    client, http = _client({"peer": f"http://127.0.0.1:{free_port()}"}, service_call_retries=0)
+    async with http:
+        with caplog.at_level("WARNING", logger="helpdesk.service_client"):
+            with pytest.raises(PeerUnavailable):
+                await client.request("peer", "POST", "/things", json={}, log_unavailable=False)
+            assert caplog.records == []
+            with pytest.raises(PeerUnavailable):
+                await client.request("peer", "POST", "/things", json={})
+    assert [r.getMessage() for r in caplog.records] == ["peer unavailable"]
