@@ -157,7 +157,8 @@ async def test_an_assignment_passes_the_assignees_address_it_knows(
     ticket_id = await new_ticket(relay_db, owner)
     await relay_db.execute(
         "INSERT INTO workflow_outbox (ticket_id, recipient_id, recipient_email, type, channel, message)"
-        " VALUES ($1, $2, NULL, 'ticket_assigned', 'in_app', 'Yours.'), ($1, $3, $4, 'ticket_assigned', 'email', 'You.')",
+        " VALUES ($1, $2, NULL, 'ticket_assigned', 'in_app', 'Yours.'),"
+        "        ($1, $3, $4, 'ticket_assigned', 'email', 'You.')",
         ticket_id,
         owner.id,
         assignee.id,
