@@ -103,14 +103,19 @@ class OutboxStats:
     failed: int
 
 
+# The whole change as one statement (so one transaction of its own, in autocommit): the
+# UPDATE writes only if the workflow columns are still what the rules were checked against
+# ($10-$12); the history and outbox rows are inserted only for a row the UPDATE returned.
+# A concurrent change of the same ticket waits on the UPDATE's row lock, then finds the row
+# changed and writes nothing (the caller reads again and re-checks the rules).
 _APPLY_CHANGE = f"""
     WITH updated AS (
         UPDATE tickets
            SET status = $2, priority = $3, assigned_to = $4, updated_at = clock_timestamp()
-         WHERE id = $1
+         WHERE id = $1 AND status = $10 AND priority = $11 AND assigned_to IS NOT DISTINCT FROM $12
         RETURNING {TICKET_COLUMNS}
     ), history AS (
-        -- changed_at is the ticket's new updated_at: taken under the row lock, so a ticket's
+        -- changed_at is the ticket's new updated_at, taken under the row lock, so a ticket's
         -- history is in the order its changes committed.
         INSERT INTO ticket_history
                (ticket_id, changed_by, changed_by_role, field_name, old_value, new_value, changed_at)
@@ -124,8 +129,8 @@ _OUTBOX_CTE = """
     , outbox AS (
         INSERT INTO workflow_outbox (ticket_id, recipient_id, recipient_email, type, channel, message)
         SELECT $1, n.recipient_id, n.recipient_email, n.type, n.channel, n.message
-          FROM unnest($10::integer[], $11::text[], $12::text[], $13::text[], $14::text[])
-               AS n (recipient_id, recipient_email, type, channel, message)
+          FROM unnest($13::integer[], $14::text[], $15::text[], $16::text[], $17::text[])
+               AS n (recipient_id, recipient_email, type, channel, message), updated
     )
 """
 # Two fixed statements: without notifications the outbox INSERT is left out altogether, so its
@@ -157,20 +162,19 @@ class WorkflowRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    # --- changes (each inside the caller's transaction) -----------------------------------
+    # --- changes: a read, then one conditional statement -----------------------------------
 
-    async def lock_ticket(self, *, ticket_id: int) -> Ticket | None:
-        """The ticket, locked until the transaction ends: a concurrent change of the same ticket
-        waits here and then reads what this one committed."""
-        row = await self.conn.fetchrow(f"SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1 FOR UPDATE", ticket_id)
+    async def get_ticket(self, *, ticket_id: int) -> Ticket | None:
+        row = await self.conn.fetchrow(f"SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1", ticket_id)
         return None if row is None else Ticket(**dict(row))
 
     async def apply_change(
-        self, *, ticket_id: int, changed_by: int, changed_by_role: str, change: TicketChange
-    ) -> Ticket:
-        """The new workflow columns, their history rows and the notifications, in one statement."""
+        self, *, read: Ticket, changed_by: int, changed_by_role: str, change: TicketChange
+    ) -> Ticket | None:
+        """The new workflow columns, their history rows and the notifications, in one statement,
+        if the ticket's workflow columns are still as `read`; None (nothing written) otherwise."""
         args: list[object] = [
-            ticket_id,
+            read.id,
             change.status,
             change.priority,
             change.assigned_to,
@@ -179,6 +183,9 @@ class WorkflowRepository:
             [f.field_name for f in change.fields],
             [f.old_value for f in change.fields],
             [f.new_value for f in change.fields],
+            read.status,
+            read.priority,
+            read.assigned_to,
         ]
         sql = APPLY_CHANGE_SQL
         if change.notifications:
@@ -191,8 +198,7 @@ class WorkflowRepository:
                 [n.message for n in change.notifications],
             ]
         row: asyncpg.Record | None = await self.conn.fetchrow(sql, *args)
-        assert row is not None  # the ticket is locked by this transaction: it cannot have gone
-        return Ticket(**dict(row))
+        return None if row is None else Ticket(**dict(row))
 
     # --- reads ------------------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
 """S4 routes, mounted at the root: the gateway maps /workflow/status/7 to /status/7.
 
-Changes are staff-only and each is one transaction (`DbTransaction`, committed before the
-answer is sent). The assignment asks S1 about the assignee first and only then opens its
-transaction, so no row lock waits on an HTTP call. The rules' errors are mapped to status
-codes here, in one place (`workflow_error_handler`).
+Changes are staff-only; each is written by one statement, committed before the answer is
+sent (service.py). The assignment asks S1 about the assignee first and only then borrows a
+database connection, so neither a connection nor a row lock waits on an HTTP call. The rules'
+errors are mapped to status codes here, in one place (`workflow_error_handler`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from helpdesk_common.auth import CurrentUser, StaffUser
 from helpdesk_common.bodies import require_json_body
-from helpdesk_common.db import DbConn, DbTransaction, acquire
+from helpdesk_common.db import DbConn, acquire
 from helpdesk_common.errors import error_response
 from helpdesk_common.pagination import DEFAULT_LIMIT, Cursor, Limit
 from helpdesk_common.service_client import Services
@@ -40,6 +40,7 @@ router = APIRouter(tags=["workflow"])
 ERROR_STATUS: tuple[tuple[type[service.WorkflowError], int], ...] = (
     (service.TicketNotFound, 404),
     (service.ChangeRefused, 400),
+    (service.ChangeConflict, 409),
     (service.AssigneeRefused, 400),
     (service.InvalidCursor, 400),
     (flows.DependencyUnavailable, 503),
@@ -55,16 +56,11 @@ async def workflow_error_handler(_: Request, exc: Exception) -> JSONResponse:
 
 # Dependencies are `async def` although they never await: FastAPI runs a plain `def` dependency
 # in a worker thread, a hop that costs more than the work itself.
-async def _in_transaction(conn: DbTransaction) -> WorkflowRepository:
+async def _repository(conn: DbConn) -> WorkflowRepository:
     return WorkflowRepository(conn)
 
 
-async def _reading(conn: DbConn) -> WorkflowRepository:
-    return WorkflowRepository(conn)
-
-
-Changes = Annotated[WorkflowRepository, Depends(_in_transaction)]
-Reads = Annotated[WorkflowRepository, Depends(_reading)]
+Repository = Annotated[WorkflowRepository, Depends(_repository)]
 
 
 def json_response(body: BaseModel) -> Response:
@@ -82,7 +78,7 @@ def ticket_response(ticket: Ticket) -> Response:
     summary="Move a ticket to another status (staff); tells the owner",
     dependencies=[Depends(require_json_body)],
 )
-async def change_status(ticket_id: PathId, body: StatusChange, user: StaffUser, repo: Changes) -> Response:
+async def change_status(ticket_id: PathId, body: StatusChange, user: StaffUser, repo: Repository) -> Response:
     return ticket_response(await service.change_status(repo, user=user, ticket_id=ticket_id, status=body.status))
 
 
@@ -92,7 +88,7 @@ async def change_status(ticket_id: PathId, body: StatusChange, user: StaffUser, 
     summary="Set a ticket's priority (staff)",
     dependencies=[Depends(require_json_body)],
 )
-async def change_priority(ticket_id: PathId, body: PriorityChange, user: StaffUser, repo: Changes) -> Response:
+async def change_priority(ticket_id: PathId, body: PriorityChange, user: StaffUser, repo: Repository) -> Response:
     return ticket_response(await service.change_priority(repo, user=user, ticket_id=ticket_id, priority=body.priority))
 
 
@@ -105,9 +101,9 @@ async def change_priority(ticket_id: PathId, body: PriorityChange, user: StaffUs
 async def assign(
     ticket_id: PathId, body: Assignment, user: StaffUser, services: Services, request: Request
 ) -> Response:
-    # S1 first, outside any transaction: S1 down is a 503 with nothing written or locked.
+    # S1 first, before any connection is borrowed: S1 down is a 503 with nothing written or locked.
     assignee = None if body.assigned_to is None else await flows.fetch_assignee(services, body.assigned_to)
-    async with acquire(request.app.state.pool) as conn, conn.transaction():
+    async with acquire(request.app.state.pool) as conn:
         ticket = await service.assign(WorkflowRepository(conn), user=user, ticket_id=ticket_id, assignee=assignee)
     return ticket_response(ticket)
 
@@ -117,7 +113,7 @@ async def assign(
     response_model=AutoPriorityResult,
     summary="Set the priority the ticket's category calls for (staff)",
 )
-async def auto_priority(ticket_id: PathId, user: StaffUser, repo: Changes) -> Response:
+async def auto_priority(ticket_id: PathId, user: StaffUser, repo: Repository) -> Response:
     ticket = await service.set_auto_priority(repo, user=user, ticket_id=ticket_id)
     return json_response(AutoPriorityResult.model_validate({"ticketId": ticket.id, "priority": ticket.priority}))
 
@@ -128,7 +124,7 @@ async def auto_priority(ticket_id: PathId, user: StaffUser, repo: Changes) -> Re
     summary="A ticket's changes, newest first (owner or staff; 404 otherwise)",
 )
 async def history(
-    ticket_id: PathId, user: CurrentUser, repo: Reads, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+    ticket_id: PathId, user: CurrentUser, repo: Repository, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> Response:
     rows, next_cursor = await service.history_page(repo, user=user, ticket_id=ticket_id, cursor=cursor, limit=limit)
     return json_response(HistoryPage.model_validate({"history": _dicts(rows), "next_cursor": next_cursor}))
@@ -139,7 +135,7 @@ async def history(
     response_model=QueuePage,
     summary="Open tickets, urgent first, then oldest first (staff)",
 )
-async def queue(user: StaffUser, repo: Reads, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Response:
+async def queue(user: StaffUser, repo: Repository, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Response:
     rows, next_cursor = await service.queue_page(repo, cursor=cursor, limit=limit)
     return json_response(QueuePage.model_validate({"queue": _dicts(rows), "next_cursor": next_cursor}))
 

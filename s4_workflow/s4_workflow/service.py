@@ -2,15 +2,17 @@
 who is told about a change and in which words, who may read a ticket's history.
 
 No HTTP and no SQL here: the repository runs the queries, and routes.py maps the errors below
-to status codes in one place. Every change runs inside the caller's transaction: the ticket
-is locked first (SELECT ... FOR UPDATE), the rules are checked against what is locked, and
-the new columns, the history rows and the notifications are written by one statement, so two
-staff changing one ticket at once are serialized and the second one is judged against what
-the first committed.
+to status codes in one place. A change reads the ticket, checks the rules against what it
+read, and writes the new columns, the history rows and the notifications in one statement
+that writes only if the ticket's workflow columns are still what was read (a conditional
+UPDATE, atomic on its own). When a concurrent change got there first, nothing is written and
+the change is read and judged again against what that one committed. Two round trips per
+change, and no transaction held open between them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -54,6 +56,10 @@ class ChangeRefused(WorkflowError):
 
 class AssigneeRefused(WorkflowError):
     """The user given as assignee does not exist or is not staff."""
+
+
+class ChangeConflict(WorkflowError):
+    """The ticket kept changing under this change: it was tried CHANGE_ATTEMPTS times (409)."""
 
 
 class InvalidCursor(WorkflowError):
@@ -235,41 +241,47 @@ def auto_priority(category: str) -> Priority:
     return AUTO_PRIORITY[category]  # type: ignore[index]
 
 
-# --- running a change inside the caller's transaction ----------------------------------------
+# --- running a change ------------------------------------------------------------------------
+
+# Each lost race means another change of the ticket committed, so some change always makes
+# progress; this only bounds one request's share of a storm of changes to one ticket.
+CHANGE_ATTEMPTS = 50
 
 
-async def _locked(repo: WorkflowRepository, ticket_id: int) -> Ticket:
-    ticket = await repo.lock_ticket(ticket_id=ticket_id)
-    if ticket is None:
-        raise TicketNotFound(ticket_id)
-    return ticket
-
-
-async def _apply(repo: WorkflowRepository, ticket: Ticket, user: TokenUser, change: TicketChange | None) -> Ticket:
-    if change is None:
-        return ticket  # nothing changes: no history, nobody told
-    return await repo.apply_change(ticket_id=ticket.id, changed_by=user.id, changed_by_role=user.role, change=change)
+async def _run_change(
+    repo: WorkflowRepository, user: TokenUser, ticket_id: int, plan: Callable[[Ticket], TicketChange | None]
+) -> Ticket:
+    for _ in range(CHANGE_ATTEMPTS):
+        ticket = await repo.get_ticket(ticket_id=ticket_id)
+        if ticket is None:
+            raise TicketNotFound(ticket_id)
+        change = plan(ticket)
+        if change is None:
+            return ticket  # nothing changes: no history, nobody told
+        changed = await repo.apply_change(read=ticket, changed_by=user.id, changed_by_role=user.role, change=change)
+        if changed is not None:
+            return changed
+        # Another change of this ticket committed since the read: judge this one again.
+    raise ChangeConflict(f"Ticket {ticket_id} is being changed by others right now; try again.")
 
 
 async def change_status(repo: WorkflowRepository, *, user: TokenUser, ticket_id: int, status: Status) -> Ticket:
-    ticket = await _locked(repo, ticket_id)
-    return await _apply(repo, ticket, user, plan_status(ticket, status))
+    return await _run_change(repo, user, ticket_id, lambda ticket: plan_status(ticket, status))
 
 
 async def change_priority(repo: WorkflowRepository, *, user: TokenUser, ticket_id: int, priority: Priority) -> Ticket:
-    ticket = await _locked(repo, ticket_id)
-    return await _apply(repo, ticket, user, plan_priority(ticket, priority))
+    return await _run_change(repo, user, ticket_id, lambda ticket: plan_priority(ticket, priority))
 
 
 async def assign(repo: WorkflowRepository, *, user: TokenUser, ticket_id: int, assignee: Assignee | None) -> Ticket:
-    ticket = await _locked(repo, ticket_id)
-    return await _apply(repo, ticket, user, plan_assignment(ticket, assignee))
+    return await _run_change(repo, user, ticket_id, lambda ticket: plan_assignment(ticket, assignee))
 
 
 async def set_auto_priority(repo: WorkflowRepository, *, user: TokenUser, ticket_id: int) -> Ticket:
     """The priority the ticket's category calls for; history only when it changes."""
-    ticket = await _locked(repo, ticket_id)
-    return await _apply(repo, ticket, user, plan_priority(ticket, auto_priority(ticket.category)))
+    return await _run_change(
+        repo, user, ticket_id, lambda ticket: plan_priority(ticket, auto_priority(ticket.category))
+    )
 
 
 def check_assignee(*, user_id: int, role: str | None, email: str | None) -> Assignee:

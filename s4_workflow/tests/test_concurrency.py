@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from helpdesk_common.vocabulary import PRIORITIES, STATUSES
 from helpdesk_fleet.pytest_plugin import SignedIn, signed_in
@@ -84,3 +85,46 @@ async def test_twenty_concurrent_changes_leave_a_consistent_history(
     # And 200s wrote exactly one history group each (no-ops excepted, which answer the ticket as it was).
     changed = sum(1 for r in responses if r.status_code == 200)
     assert len(changes) <= changed
+
+
+async def test_a_change_judged_on_a_stale_read_writes_nothing(
+    db: asyncpg.Connection, create_ticket: CreateTicket, owner: SignedIn, staff: SignedIn
+) -> None:
+    from s4_workflow.repository import WorkflowRepository
+    from s4_workflow.service import plan_status
+
+    ticket = await create_ticket(owner)
+    repo = WorkflowRepository(db)
+    read = await repo.get_ticket(ticket_id=ticket["id"])
+    assert read is not None
+    change = plan_status(read, "resolved")
+    # Someone else moves the ticket between the read and the write.
+    await db.execute("UPDATE tickets SET status = 'in_progress' WHERE id = $1", ticket["id"])
+    written = await repo.apply_change(read=read, changed_by=staff.id, changed_by_role="staff", change=change)
+    assert written is None
+    assert (await ticket_row(db, ticket["id"]))["status"] == "in_progress"
+    assert await history_rows(db, ticket["id"]) == []
+    assert await outbox_rows(db, ticket["id"]) == []
+
+
+async def test_a_ticket_that_keeps_changing_is_a_409_after_bounded_attempts(
+    db: asyncpg.Connection, create_ticket: CreateTicket, owner: SignedIn
+) -> None:
+    from helpdesk_common.security import TokenUser
+    from s4_workflow import service
+    from s4_workflow.repository import WorkflowRepository
+
+    ticket = await create_ticket(owner)
+
+    class AlwaysBeaten(WorkflowRepository):
+        attempts = 0
+
+        async def apply_change(self, **_: Any) -> None:  # type: ignore[override]
+            AlwaysBeaten.attempts += 1
+            return None  # another change always committed first
+
+    with pytest.raises(service.ChangeConflict, match="being changed by others"):
+        await service.change_status(
+            AlwaysBeaten(db), user=TokenUser(id=1, role="staff", email="s@x"), ticket_id=ticket["id"], status="resolved"
+        )
+    assert AlwaysBeaten.attempts == service.CHANGE_ATTEMPTS
