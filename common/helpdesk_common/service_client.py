@@ -11,7 +11,9 @@
   jitter: always when the request cannot have reached the peer (no instance known, connection
   refused: that instance is forgotten, so the next try re-discovers); on a 503 answer or a
   timeout only when repeating is safe (GET/HEAD/PUT/DELETE, or an `Idempotency-Key` given).
-- When no try succeeds, `PeerUnavailable` is raised: an ApiError 503 with a sentence naming
+- When no try succeeds, a WARNING is logged (unless `log_unavailable=False`: for a caller that
+  logs the failure itself with more to say, like S4's outbox relay with the row id) and
+  `PeerUnavailable` is raised: an ApiError 503 with a sentence naming
   the peer, so a route that does not catch it answers `503 {"error"}` and writes nothing
   (raise it before committing anything, or inside the route's transaction).
 
@@ -87,6 +89,7 @@ class ServiceClient:
         headers: Mapping[str, str] | None = None,
         retries: int | None = None,
         read_timeout: float | None = None,
+        log_unavailable: bool = True,
     ) -> httpx.Response:
         method = method.upper()
         send_headers: dict[str, str] = dict(headers or {})
@@ -130,7 +133,10 @@ class ServiceClient:
                     continue
                 break
             return response
-        logger.warning("peer unavailable", extra={"peer": service, "method": method, "path": path, "reason": reason})
+        if log_unavailable:
+            logger.warning(
+                "peer unavailable", extra={"peer": service, "method": method, "path": path, "reason": reason}
+            )
         raise PeerUnavailable(service, reason)
 
 

@@ -25,23 +25,10 @@ from helpdesk_common.registry_client import RegistryClient
 from helpdesk_common.service_client import PeerUnavailable, ServiceClient
 from helpdesk_common.settings import ServiceSettings
 from helpdesk_common.workers import BackgroundJob
+from helpdesk_fleet.fleet import apoll_until
 from helpdesk_fleet.postgres import create_scratch_database
 from helpdesk_fleet.process import free_port
 from helpdesk_fleet.pytest_plugin import TEST_SERVICE_TOKEN, base_settings
-
-
-async def _until(probe: Any, *, timeout: float = 5.0, what: str = "a condition") -> Any:
-    """Poll an async or plain probe with a deadline (never a bare sleep as synchronisation)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
@@ -90,7 +77,7 @@ async def test_a_migration_waits_for_the_owner_it_requires(scratch_db: str, tmp_
             run_migrations(child_conn, owner="owner_b", directory=child, requires_timeout=10)
         )
         # Once its version table exists it has reached the wait (or failed, which done() shows).
-        await _until(
+        await apoll_until(
             lambda: parent_conn.fetchval("SELECT to_regclass('owner_b_schema_migrations') IS NOT NULL"),
             what="the child's runner to start",
         )
@@ -172,7 +159,7 @@ async def test_a_crashing_job_is_restarted_and_stopped_at_shutdown() -> None:
     app = create_app(settings, title="jobs", uses_database=False, registers=False, background_jobs=[job])
     async with app.router.lifespan_context(app):
         runner = app.state.jobs["flaky"]
-        await _until(lambda: len(runs) == 3, what="the job's third run")
+        await apoll_until(lambda: len(runs) == 3, what="the job's third run")
         assert runner.restarts == 2 and runner.running
         assert runner.last_error == "RuntimeError('boom')"
     assert stopped.is_set()  # cancelled at shutdown, its finally ran
@@ -209,7 +196,7 @@ async def test_the_listener_reconnects_after_its_connection_is_killed(scratch_db
             "WHERE query LIKE 'LISTEN%' AND datname = current_database()"
         )
         assert killed
-        await _until(lambda: listener.connects == 2, what="the listener to reconnect")
+        await apoll_until(lambda: listener.connects == 2, what="the listener to reconnect")
         await asyncio.wait_for(listener.connected.wait(), 10)
         await listener.wait(0)
         await conn.execute("SELECT pg_notify('template_channel', 'again')")
@@ -317,3 +304,15 @@ async def test_an_unknown_peer_is_a_503() -> None:
     async with http:
         with pytest.raises(PeerUnavailable):
             await client.request("nobody", "GET", "/")
+
+
+async def test_a_caller_that_logs_failures_itself_can_keep_the_client_quiet(caplog: pytest.LogCaptureFixture) -> None:
+    client, http = _client({"peer": f"http://127.0.0.1:{free_port()}"}, service_call_retries=0)
+    async with http:
+        with caplog.at_level("WARNING", logger="helpdesk.service_client"):
+            with pytest.raises(PeerUnavailable):
+                await client.request("peer", "POST", "/things", json={}, log_unavailable=False)
+            assert caplog.records == []
+            with pytest.raises(PeerUnavailable):
+                await client.request("peer", "POST", "/things", json={})
+    assert [r.getMessage() for r in caplog.records] == ["peer unavailable"]

@@ -7,9 +7,11 @@ everything afterwards. `Fleet` holds the processes and speaks to the gateway lik
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +39,27 @@ def poll_until(
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+async def apoll_until(
+    probe: Callable[[], T | Awaitable[T | None] | None],
+    *,
+    timeout: float = 10.0,  # noqa: ASYNC109 - poll_until's signature; the probe is what is bounded
+    what: str = "a condition",
+    interval: float = 0.02,
+) -> T:
+    """`poll_until` for async tests: the probe may be a coroutine function, and the wait between
+    calls yields to the event loop (where the app under test runs)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)
 
 
 @dataclass(frozen=True)

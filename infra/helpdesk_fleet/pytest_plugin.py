@@ -6,14 +6,18 @@
 - `db` (session): a direct asyncpg connection to that database, once the service migrated it.
 - `make_app_client(build_app, **settings)`: an httpx client bound in-process to a service app
   with its lifespan running (migrations, pool), against `database_dsn`.
+- `signed_in(role)`: a `SignedIn` test user with a fresh random id and a token signed with the
+  tests' secret (`make_token` for tokens with other claims).
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,7 @@ import asyncpg
 import httpx
 import pytest
 
+from helpdesk_common.security import create_access_token
 from helpdesk_fleet.postgres import create_scratch_database, start_embedded
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -101,3 +106,41 @@ def make_app_client(database_dsn: str, app_stack: AsyncExitStack) -> Callable[..
         return client
 
     return factory
+
+
+def make_token(user_id: int, role: str, **overrides: Any) -> str:
+    """A JWT as S1 would sign it with the tests' secret; `overrides` change any claim or key."""
+    values: dict[str, Any] = {
+        "user_id": user_id,
+        "role": role,
+        "email": f"u{user_id}@example.com",
+        "secret": TEST_JWT_SECRET,
+        "algorithm": "HS256",
+        "ttl_seconds": 3600,
+    }
+    values.update(overrides)
+    return create_access_token(**values)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A signed-in test user: their id, role and ready-made Authorization header."""
+
+    id: int
+    role: str
+    token: str
+
+    @property
+    def email(self) -> str:
+        return f"u{self.id}@example.com"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def signed_in(role: str) -> SignedIn:
+    """A user with a fresh random id (far above the small ids bulk test rows use), so tests
+    never see each other's rows."""
+    user_id = 1_000 + secrets.randbelow(2_000_000_000)
+    return SignedIn(id=user_id, role=role, token=make_token(user_id, role))

@@ -9,6 +9,11 @@ against a fresh database (the embedded PostgreSQL under `.bench/`, or the server
   in alternating runs (3 each by default; the median is kept),
 - GET /tickets for a user who has 50 tickets, through the gateway,
 - POST /tickets through the gateway,
+- PATCH /workflow/status/:id through the gateway (S4: row lock, history, two outbox rows per
+  change; every request a move the rules allow), with the CPU each process spent per request
+  and what became of the outbox (drained by S6 when the fleet has it, else left pending),
+- GET /workflow/queue (first page) through the gateway, after topping the table up to
+  1,000,000 tickets with INSERT ... SELECT generate_series (the seconds it took are reported),
 
 and prints req/s, p50, p99, errors, each service's peak RSS and the gateway/direct ratio
 against the targets (>= 1,900 req/s, >= 80% of direct). Results also go to
@@ -27,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,6 +51,10 @@ LUA_DIR = Path(__file__).parent / "lua"
 ORIGINAL_GATEWAY_RPS = 953  # the Node.js system on this machine kind (docs/performance.md)
 TARGET_RPS = 1_900
 TARGET_RATIO = 0.80
+# S4 (issue #7): a status change, notification included, and the queue's first page.
+STATUS_TARGET_RPS = 800
+STATUS_TARGET_P99_MS = 60
+QUEUE_TARGET_P99_MS = 50
 
 WORDS = (
     "login crash printer invoice password email export report slow timeout error upload "
@@ -173,6 +183,19 @@ def measure_alternating(
     return [median_run(runs[scenario]) for scenario, _, _ in pair]
 
 
+def cpu_seconds(pgid: int) -> float:
+    """User + system CPU time of every process in a service's process group, in seconds."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            continue  # the process went away while we looked
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mib(pgid: int) -> float:
     """Sum of the peak RSS (VmHWM) of every process in a service's process group (granian's
     supervisor and its worker)."""
@@ -201,6 +224,14 @@ def print_report(results: list[Result], rss: dict[str, float], options: argparse
         print(f"{r.scenario:<46}{r.requests_per_second:9.0f}{r.p50_ms:9.1f}{r.p99_ms:9.1f}{r.errors:8d}")
     print()
     print("peak RSS (MiB): " + ", ".join(f"{name} {mib:.0f}" for name, mib in rss.items()))
+    summary: dict[str, float] = {}
+    if not options.only_workflow:
+        summary = print_s2_targets(results)
+    print_workflow_targets(results)
+    return summary
+
+
+def print_s2_targets(results: list[Result]) -> dict[str, float]:
     gateway, direct = results[0].requests_per_second, results[1].requests_per_second
     ratio = gateway / direct
     print()
@@ -212,6 +243,20 @@ def print_report(results: list[Result], rss: dict[str, float], options: argparse
     return {"gateway_over_direct": ratio, "gateway_over_original": gateway / ORIGINAL_GATEWAY_RPS}
 
 
+def print_workflow_targets(results: list[Result]) -> None:
+    by_name = {r.scenario: r for r in results}
+    status = by_name.get("PATCH /workflow/status/:id  via gateway")
+    if status is not None:
+        met = status.requests_per_second >= STATUS_TARGET_RPS and status.p99_ms <= STATUS_TARGET_P99_MS
+        print(f"status change through the gateway: {status.requests_per_second:.0f} req/s, p99 {status.p99_ms:.1f} ms"
+              f"   target >= {STATUS_TARGET_RPS} req/s, p99 <= {STATUS_TARGET_P99_MS} ms  "
+              f"{'met' if met else 'MISSED'}")  # fmt: skip
+    queue = by_name.get("GET /workflow/queue (1M tickets)  via gateway")
+    if queue is not None:
+        print(f"queue first page, 1M tickets: p99 {queue.p99_ms:.1f} ms   target <= {QUEUE_TARGET_P99_MS} ms  "
+              f"{'met' if queue.p99_ms <= QUEUE_TARGET_P99_MS else 'MISSED'}")  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=int, default=15)
@@ -221,6 +266,9 @@ def main() -> int:
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument(
         "--rounds", type=int, default=3, help="alternating gateway/direct runs of GET /tickets/:id (median kept)"
+    )
+    parser.add_argument(
+        "--only-workflow", action="store_true", help="only S4's scenarios (status change, queue with 1M tickets)"
     )
     options = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -264,22 +312,115 @@ def run_scenarios(fleet: Fleet, db_url: str, options: argparse.Namespace) -> tup
     gateway = fleet.gateway_url
     tickets_direct = fleet.processes["s2-tickets"].url
     max_id = str(options.tickets)
-    by_id = measure_alternating(
-        [
-            ("GET /tickets/:id  via gateway", f"{gateway}/tickets/", [fleet.admin_token, "/tickets/", max_id]),
-            ("GET /tickets/:id  direct to S2", f"{tickets_direct}/", [fleet.admin_token, "/", max_id]),
-        ],
-        "get_by_id.lua",
-        options,
+    by_id = (
+        []
+        if options.only_workflow
+        else measure_alternating(
+            [
+                ("GET /tickets/:id  via gateway", f"{gateway}/tickets/", [fleet.admin_token, "/tickets/", max_id]),
+                ("GET /tickets/:id  direct to S2", f"{tickets_direct}/", [fleet.admin_token, "/", max_id]),
+            ],
+            "get_by_id.lua",
+            options,
+        )
     )
-    results = [
+    results = [] if options.only_workflow else [
         *by_id,
         measure("GET /tickets (user with 50)  via gateway", f"{gateway}/tickets", "get_path.lua",
                 [owner.token], options),
         measure("POST /tickets  via gateway", f"{gateway}/tickets", "post_ticket.lua", [poster.token], options),
     ]  # fmt: skip
+    if "s4-workflow" in fleet.processes:
+        results += workflow_scenarios(fleet, db_url, options)
     rss = {name: peak_rss_mib(p.proc.pid) for name, p in fleet.processes.items() if p.proc is not None}
     return results, rss
+
+
+# Ticket ids the status scenario moves (all set to in_progress first): a block per wrk thread
+# for the warm-up, then a fresh block per thread for the measured run.
+STATUS_WARMUP_PER_THREAD = 5_000
+STATUS_RUN_PER_THREAD = 20_000
+QUEUE_TICKETS = 1_000_000
+
+
+def _sql(db_url: str, sql: str, *args: Any) -> Any:
+    async def run() -> Any:
+        conn = await asyncpg.connect(db_url)
+        try:
+            return await conn.fetchval(sql, *args)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def workflow_scenarios(fleet: Fleet, db_url: str, options: argparse.Namespace) -> list[Result]:
+    gateway = fleet.gateway_url
+    warmup_ids = options.threads * STATUS_WARMUP_PER_THREAD
+    run_ids = options.threads * STATUS_RUN_PER_THREAD
+    _sql(
+        db_url,
+        "UPDATE tickets SET status = 'in_progress', assigned_to = NULL WHERE id BETWEEN 1 AND $1",
+        warmup_ids + run_ids,
+    )
+    _sql(db_url, "VACUUM (ANALYZE) tickets")
+    url, script, prefix = f"{gateway}/workflow/status/", "patch_status.lua", "/workflow/status/"
+    run_wrk(url, script, [fleet.admin_token, prefix, "1", str(STATUS_WARMUP_PER_THREAD)],
+            seconds=options.warmup, connections=options.connections, threads=options.threads)  # fmt: skip
+    before = {name: cpu_seconds(p.proc.pid) for name, p in fleet.processes.items() if p.proc is not None}
+    raw = run_wrk(url, script, [fleet.admin_token, prefix, str(warmup_ids + 1), str(STATUS_RUN_PER_THREAD)],
+                  seconds=options.seconds, connections=options.connections, threads=options.threads)  # fmt: skip
+    after = {name: cpu_seconds(p.proc.pid) for name, p in fleet.processes.items() if p.proc is not None}
+    status = Result(
+        scenario="PATCH /workflow/status/:id  via gateway",
+        requests_per_second=raw["requests"] / (raw["duration_us"] / 1e6),
+        p50_ms=raw["p50_us"] / 1000,
+        p99_ms=raw["p99_us"] / 1000,
+        errors=sum(raw["errors"].values()),
+    )
+    print(f"  {status.scenario:<44} {status.requests_per_second:8.0f} req/s", flush=True)
+    if raw["requests"] >= run_ids:
+        print("  (the run went past its block of tickets: raise STATUS_RUN_PER_THREAD)", flush=True)
+    cpu = {name: round((after[name] - before[name]) * 1000 / max(raw["requests"], 1), 3) for name in after}
+    print("  CPU ms per status change: " + ", ".join(f"{name} {ms}" for name, ms in cpu.items()), flush=True)
+    report_outbox(fleet, db_url)
+
+    started = time.monotonic()
+    top_up = QUEUE_TICKETS - _sql(db_url, "SELECT count(*) FROM tickets")
+    if top_up > 0:
+        _sql(
+            db_url,
+            """
+            INSERT INTO tickets (user_id, title, description, category, status, priority, created_at, updated_at)
+            SELECT 2000000 + i % 5000, 'Queue ticket ' || i, 'Seeded for the queue benchmark.',
+                   (ARRAY['bug', 'feature', 'support', 'other'])[i % 4 + 1],
+                   -- Like a real helpdesk: most tickets are done, a fifth are still open.
+                   (ARRAY['new', 'assigned', 'in_progress', 'resolved', 'closed',
+                          'closed', 'closed', 'closed', 'resolved', 'closed',
+                          'closed', 'closed', 'closed', 'resolved', 'closed'])[i % 15 + 1],
+                   (ARRAY['low', 'medium', 'high', 'urgent'])[i % 4 + 1],
+                   now() - i * interval '1 second', now() - i * interval '1 second'
+              FROM generate_series(1, $1) AS i
+            """,
+            top_up,
+        )
+        _sql(db_url, "VACUUM (ANALYZE) tickets")
+    print(f"  topped up to {QUEUE_TICKETS:,} tickets in {time.monotonic() - started:.1f} s", flush=True)
+    queue = measure("GET /workflow/queue (1M tickets)  via gateway", f"{gateway}/workflow/queue", "get_path.lua",
+                    [fleet.admin_token], options)  # fmt: skip
+    return [status, queue]
+
+
+def report_outbox(fleet: Fleet, db_url: str) -> None:
+    """Notifications included: with S6 in the fleet, how long until the outbox is drained."""
+    pending = "SELECT count(*) FROM workflow_outbox WHERE status = 'pending'"
+    if "s6-notifications" not in fleet.processes:
+        print(f"  outbox: {_sql(db_url, pending):,} rows pending (no S6 in this fleet)", flush=True)
+        return
+    started = time.monotonic()
+    while (left := _sql(db_url, pending)) and time.monotonic() - started < 300:
+        time.sleep(0.5)
+    print(f"  outbox: drained by S6 {time.monotonic() - started:.1f} s after the run ({left} left)", flush=True)
 
 
 async def drop_database(admin_dsn: str, db_url: str) -> None:
