@@ -55,11 +55,12 @@ class AnalyticsSignal:
         self.timeout_seconds = timeout_seconds
         self.retries = retries
         self._wanted = asyncio.Event()
+        self.in_flight = False
         self.sent = 0
         self.failed = 0
 
     def snapshot(self) -> dict[str, Any]:
-        return {"pending": self._wanted.is_set(), "sent": self.sent, "failed": self.failed}
+        return {"pending": self._wanted.is_set(), "in_flight": self.in_flight, "sent": self.sent, "failed": self.failed}
 
     async def request(self) -> None:
         """Ask for a refresh soon (a BackgroundTask: runs after the response was sent)."""
