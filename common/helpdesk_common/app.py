@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ def create_app(
     routers: Sequence[tuple[APIRouter, str]] = (),
     migrations_dir: Path | None = None,
     uses_database: bool = True,
+    db_server_settings: Mapping[str, str] | None = None,
     registers: bool = True,
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
@@ -70,7 +71,10 @@ def create_app(
                 if not settings.db_url:
                     raise RuntimeError("DB_URL is not set")
                 app.state.pool = await create_pool(
-                    settings.db_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+                    settings.db_url,
+                    min_size=settings.db_pool_min,
+                    max_size=settings.db_pool_max,
+                    server_settings=db_server_settings,
                 )
                 if migrations_dir is not None:
                     async with app.state.pool.acquire() as conn:

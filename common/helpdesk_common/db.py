@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import Annotated, Any, cast
 
@@ -25,6 +25,10 @@ from fastapi import Depends, Request
 from helpdesk_common.errors import ApiError
 
 ACQUIRE_TIMEOUT_SECONDS = 5.0
+# For a service that only reads other services' tables (S7): every transaction on its
+# connections is READ ONLY, so a stray write fails in PostgreSQL instead of landing (until each
+# service has a database role of its own).
+READ_ONLY_SESSION: Mapping[str, str] = {"default_transaction_read_only": "on"}
 logger = logging.getLogger("helpdesk.db")
 
 
@@ -41,12 +45,17 @@ async def _keep_session_state(_conn: asyncpg.Connection) -> None:
     """
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, server_settings: Mapping[str, str] | None = None
+) -> asyncpg.Pool:
+    """`server_settings` are set on every connection of the pool at connect time (a read-only
+    service passes `{"default_transaction_read_only": "on"}`, see READ_ONLY_SESSION)."""
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         reset=_keep_session_state,
+        server_settings=dict(server_settings) if server_settings else None,
         # Fail fast instead of queueing forever when the database is gone.
         timeout=5.0,
         command_timeout=30.0,

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
+from helpdesk_common.text import multiline_text, storable_text
 from helpdesk_common.types import Timestamp
 from helpdesk_common.vocabulary import DEFAULT_PRIORITY, Category, Priority, Status
 
@@ -20,9 +21,9 @@ TITLE_MAX = 200
 DESCRIPTION_MAX = 20_000
 SEARCH_MAX = 200
 
-# Control characters have no place in a one-line title; a description keeps tab and newlines.
+# Control characters have no place in a one-line title (a description is prose:
+# helpdesk_common.text.multiline_text keeps tab and newlines).
 _TITLE_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_DESCRIPTION_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _normalize_choice(value: Any) -> Any:
@@ -31,27 +32,10 @@ def _normalize_choice(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
-def _storable(value: str) -> str:
-    # Lone surrogates (valid in JSON as "\ud800", not in UTF-8) cannot be sent to PostgreSQL.
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise PydanticCustomError("invalid_text", "must be valid Unicode text") from None
-    return value
-
-
 def _title_text(value: str) -> str:
     if _TITLE_CONTROL.search(value):
         raise PydanticCustomError("control_characters", "must not contain control characters")
-    return _storable(value)
-
-
-def _description_text(value: str) -> str:
-    if _DESCRIPTION_CONTROL.search(value):
-        raise PydanticCustomError(
-            "control_characters", "must not contain control characters (tab and newline are fine)"
-        )
-    return _storable(value)
+    return storable_text(value)
 
 
 def _search_text(value: str) -> str:
@@ -69,7 +53,7 @@ Title = Annotated[
 Description = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=DESCRIPTION_MAX),
-    AfterValidator(_description_text),
+    AfterValidator(multiline_text),
 ]
 SearchText = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=SEARCH_MAX), AfterValidator(_search_text)

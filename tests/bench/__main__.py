@@ -16,7 +16,8 @@ against a fresh database (the embedded PostgreSQL under `.bench/`, or the server
   1,000,000 tickets with INSERT ... SELECT generate_series (the seconds it took are reported),
 
 and prints req/s, p50, p99, errors, each service's peak RSS and the gateway/direct ratio
-against the targets (>= 1,900 req/s, >= 80% of direct). Results also go to
+against the targets (>= 1,900 req/s, >= 80% of direct). Then, on a second fleet and database,
+S7's figures at 1,000,000 tickets (tests/bench/analytics.py). Results also go to
 `.bench/last-run.json`. Not part of `make test`: it measures, it does not assert.
 """
 
@@ -36,6 +37,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,6 +45,7 @@ import asyncpg
 
 from helpdesk_fleet.fleet import Fleet, running_fleet
 from helpdesk_fleet.postgres import create_scratch_database, start_embedded, with_database
+from tests.bench.analytics import print_analytics, run_analytics
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCH_DIR = REPO_ROOT / ".bench"
@@ -270,13 +273,17 @@ def main() -> int:
     parser.add_argument(
         "--only-workflow", action="store_true", help="only S4's scenarios (status change, queue with 1M tickets)"
     )
+    parser.add_argument("--analytics-tickets", type=int, default=1_000_000)
+    parser.add_argument("--analytics-history", type=int, default=2_000_000)
+    parser.add_argument("--analytics-feedback", type=int, default=200_000)
+    parser.add_argument("--uncached-requests", type=int, default=20, help="sequential uncached reads per endpoint")
+    parser.add_argument("--only", choices=("tickets", "analytics"), help="run one part of the benchmark")
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         print("make bench needs wrk: sudo apt-get install wrk", file=sys.stderr)
         return 2
     BENCH_DIR.mkdir(exist_ok=True)
     admin_dsn = os.environ.get("BENCH_DB_URL") or start_embedded(BENCH_DIR / "postgres")
-    db_url = asyncio.run(create_scratch_database(admin_dsn, prefix="bench"))
     admin = ("bench-admin@example.com", secrets.token_urlsafe(16))
     env = {
         # Production settings: real secrets, OWASP hash cost, one JSON access line per request.
@@ -289,19 +296,29 @@ def main() -> int:
     log_dir = BENCH_DIR / "logs"
     shutil.rmtree(log_dir, ignore_errors=True)
     results: list[Result] = []
-    try:
-        with running_fleet(db_url, log_dir, env=env, admin=admin) as fleet:
-            results, rss = run_scenarios(fleet, db_url, options)
-    finally:
-        asyncio.run(drop_database(admin_dsn, db_url))
-    summary = print_report(results, rss, options)
-    (BENCH_DIR / "last-run.json").write_text(
-        json.dumps(
-            {"options": vars(options), "results": [asdict(r) for r in results], "peak_rss_mib": rss, **summary},
-            indent=2,
-        )
-    )
-    return 1 if any(r.errors for r in results) else 0
+    rss: dict[str, float] = {}
+    report: dict[str, Any] = {"options": vars(options)}
+    if options.only != "analytics":
+        db_url = asyncio.run(create_scratch_database(admin_dsn, prefix="bench"))
+        try:
+            with running_fleet(db_url, log_dir, env=env, admin=admin) as fleet:
+                results, rss = run_scenarios(fleet, db_url, options)
+        finally:
+            asyncio.run(drop_database(admin_dsn, db_url))
+        report |= {"results": [asdict(r) for r in results], "peak_rss_mib": rss}
+        report |= print_report(results, rss, options)
+    if options.only != "tickets":
+        analytics_db = asyncio.run(create_scratch_database(admin_dsn, prefix="bench_analytics"))
+        tools = SimpleNamespace(measure=measure, peak_rss_mib=peak_rss_mib)
+        try:
+            with running_fleet(analytics_db, log_dir / "analytics", env=env, admin=admin) as fleet:
+                report["analytics"] = run_analytics(fleet, analytics_db, options, tools)
+        finally:
+            asyncio.run(drop_database(admin_dsn, analytics_db))
+        print_analytics(report["analytics"])
+    (BENCH_DIR / "last-run.json").write_text(json.dumps(report, indent=2))
+    analytics_errors = sum(r["errors"] for r in report.get("analytics", {}).get("cached_32_connections", []))
+    return 1 if analytics_errors or any(r.errors for r in results) else 0
 
 
 def run_scenarios(fleet: Fleet, db_url: str, options: argparse.Namespace) -> tuple[list[Result], dict[str, float]]:
