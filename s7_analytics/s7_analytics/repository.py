@@ -121,7 +121,8 @@ SELECT count(*) AS last_30d,
   FROM tickets WHERE created_at >= $1 AND created_at <= $4
 """
 
-# tickets_status_created_idx: the open statuses' ranges only (index-only).
+# tickets_status_created_idx (the open statuses' ranges) or S4's partial tickets_queue_idx
+# (exactly the open tickets): index-only either way.
 OPEN_AGES = """
 SELECT count(*) AS open,
        count(*) FILTER (WHERE created_at >= $2) AS under_1d,

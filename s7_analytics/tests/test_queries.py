@@ -4,6 +4,7 @@ rollup keeps the first staff response and the first resolution."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
@@ -86,7 +87,10 @@ PLANS: list[tuple[str, str, list[object], str]] = [
         "open by age",
         repository.OPEN_AGES,
         [["new", "assigned", "in_progress"], NOW, NOW, NOW],
-        "Index Only Scan using tickets_status_created_idx",
+        # Either index is read alone: S2's by status, or S4's partial queue index, which holds
+        # exactly the open tickets and is smaller, so the planner prefers it when it can prove
+        # the predicate (a custom plan with the statuses known).
+        "Index Only Scan using tickets_(status_created|queue)_idx",
     ),
     ("recent created", repository.RECENT_CREATED, [MONTH_AGO, NOW, NOW, NOW], "tickets_created_idx"),
 ]
@@ -100,7 +104,7 @@ async def test_each_query_uses_its_index(db: asyncpg.Connection, sql: str, args:
         text = await plan(db, sql, args)
     finally:
         await db.execute("RESET max_parallel_workers_per_gather")
-    assert index in text, text
+    assert re.search(index, text), text
     assert "Seq Scan" not in text, text
 
 
