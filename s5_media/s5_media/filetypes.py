@@ -141,16 +141,24 @@ class TextCheck:
         return self.is_text
 
 
-def _best_matches(file: BinaryIO) -> list[puremagic.PureMagicWithConfidence]:
+def _matches(file: BinaryIO) -> list[puremagic.PureMagicWithConfidence]:
+    """puremagic's matches, best first."""
     file.seek(0)
     try:
         matches = puremagic.magic_stream(file)
     except (puremagic.PureError, ValueError):
         return []
+    return sorted(matches, key=lambda m: m.confidence, reverse=True)
+
+
+def _looks_like(matches: list[puremagic.PureMagicWithConfidence]) -> str:
+    """A short name for what a refused file looks like, for the error sentence."""
     if not matches:
-        return []
-    best = max(m.confidence for m in matches)
-    return [m for m in matches if m.confidence == best]
+        return "binary data of an unknown type"
+    if matches[0].mime_type:
+        return str(matches[0].mime_type)
+    named = next((m for m in matches if m.mime_type), matches[0])
+    return str(named.name or named.extension or "binary data of an unknown type")
 
 
 def _ole_kind(file: BinaryIO) -> str | None:
@@ -182,11 +190,12 @@ def _ooxml_kind(file: BinaryIO) -> str | None:
 
 def detect(file: BinaryIO, *, text: bool) -> Verdict:
     """The stored type of the file (blocking: call it in a thread). `text` is TextCheck's verdict."""
-    best = _best_matches(file)
-    seen = next((m.mime_type for m in best if m.mime_type), "") or (best[0].extension.lstrip(".") if best else "")
+    matches = _matches(file)
+    best = [m for m in matches if m.confidence == matches[0].confidence]
     magic = {m.mime_type for m in best} & MAGIC_TYPES
     if len(magic) == 1:
-        return Verdict(magic.pop(), seen)
+        detected = magic.pop()
+        return Verdict(detected, detected)
     file.seek(0)
     if olefile.isOleFile(file):
         kind = _ole_kind(file)
@@ -197,7 +206,7 @@ def detect(file: BinaryIO, *, text: bool) -> Verdict:
         return Verdict(kind, kind or "a zip archive that is neither a Word document nor an Excel workbook")
     if text and not {m.mime_type for m in best} & MARKUP:
         return Verdict(TEXT, TEXT)
-    return Verdict(None, seen or "binary data of an unknown type")
+    return Verdict(None, _looks_like(matches))
 
 
 def media_type(content_type: str | None) -> str:

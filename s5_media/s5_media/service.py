@@ -339,7 +339,7 @@ async def open_download(media: Media, *, file_id: int, token: str) -> tuple[asyn
     try:
         stream = await media.storage.open_stream(key_for(row["filename"]))
     except MissingObject:
-        logger.error("file missing from the store", extra={"file_id": file_id, "filename": row["filename"]})
+        logger.error("file missing from the store", extra={"file_id": file_id, "stored_name": row["filename"]})
         raise ApiError(404, f"File {file_id} is recorded but its content is missing from storage.") from None
     if stream.size != row["file_size"]:
         logger.error(
@@ -415,7 +415,7 @@ async def sweep_orphans(storage: Storage, pool: asyncpg.Pool, *, grace_seconds: 
                 rows_removed += 1
                 logger.warning(
                     "sweep: removed a row whose file is missing",
-                    extra={"file_id": row["id"], "ticket_id": row["ticket_id"], "filename": row["filename"]},
+                    extra={"file_id": row["id"], "ticket_id": row["ticket_id"], "stored_name": row["filename"]},
                 )
     staged_removed = 0
     for obj in await storage.list_staged():
