@@ -190,7 +190,8 @@ class LocalStorage:
         self.incoming = self.root / INCOMING
 
     def prepare(self) -> None:
-        self.incoming.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.incoming.mkdir(exist_ok=True, mode=0o700)
 
     def _path(self, key: str) -> Path:
         if not _KEY.match(key):
