@@ -34,8 +34,9 @@ def _visible(char: str) -> bool:
 def normalize_filename(raw: str) -> str:
     name = raw.replace("\\", "/").rsplit("/", 1)[-1]
     name = unicodedata.normalize("NFC", name)
-    name = "".join(char if _visible(char) else "" for char in name)
-    name = " ".join(name.split())  # runs of blanks (tabs, no-break spaces) become one space
+    # Blanks of any kind (tab, CR, LF, no-break space) become spaces; other invisibles go.
+    name = "".join(" " if char.isspace() else char if _visible(char) else "" for char in name)
+    name = " ".join(name.split())  # and a run of them one space
     name = name.strip(" .")
     if not name:
         return FALLBACK_NAME
