@@ -9,6 +9,8 @@ against a fresh database (the embedded PostgreSQL under `.bench/`, or the server
   in alternating runs (3 each by default; the median is kept),
 - GET /tickets for a user who has 50 tickets, through the gateway,
 - POST /tickets through the gateway,
+- S5 (tests/bench/media.py, first): 20 concurrent 10 MiB uploads and downloads through the
+  gateway, MiB/s and S5's and the gateway's memory growth, and where an 11 MiB upload stops,
 
 and prints req/s, p50, p99, errors, each service's peak RSS and the gateway/direct ratio
 against the targets (>= 1,900 req/s, >= 80% of direct). Results also go to
@@ -37,6 +39,7 @@ import asyncpg
 
 from helpdesk_fleet.fleet import Fleet, running_fleet
 from helpdesk_fleet.postgres import create_scratch_database, start_embedded, with_database
+from tests.bench.media import run_media
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCH_DIR = REPO_ROOT / ".bench"
@@ -219,6 +222,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tickets", type=int, default=100_000)
+    parser.add_argument("--only-media", action="store_true", help="only S5's uploads and downloads")
     parser.add_argument(
         "--rounds", type=int, default=3, help="alternating gateway/direct runs of GET /tickets/:id (median kept)"
     )
@@ -241,15 +245,26 @@ def main() -> int:
     log_dir = BENCH_DIR / "logs"
     shutil.rmtree(log_dir, ignore_errors=True)
     results: list[Result] = []
+    media: dict[str, Any] = {}
     try:
         with running_fleet(db_url, log_dir, env=env, admin=admin) as fleet:
+            # First, while the services are fresh: the RSS growth is measured against their idle.
+            media = run_media(fleet)
+            if options.only_media:
+                return 0
             results, rss = run_scenarios(fleet, db_url, options)
     finally:
         asyncio.run(drop_database(admin_dsn, db_url))
     summary = print_report(results, rss, options)
     (BENCH_DIR / "last-run.json").write_text(
         json.dumps(
-            {"options": vars(options), "results": [asdict(r) for r in results], "peak_rss_mib": rss, **summary},
+            {
+                "options": vars(options),
+                "results": [asdict(r) for r in results],
+                "peak_rss_mib": rss,
+                "media": media,
+                **summary,
+            },
             indent=2,
         )
     )
