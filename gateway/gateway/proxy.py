@@ -342,11 +342,13 @@ class GatewayApp:
             client_send = send
 
             async def send(message: Message) -> None:
-                # An answer sent before the client's body was read to the end (a 413, or an
-                # upstream refusing an upload after its first part) ends the connection: the
-                # rest of that body is never read, so the connection cannot carry another
-                # request, and saying so keeps the client from sending one on it.
-                if message["type"] == "http.response.start" and (body is None or not body.done):
+                # An answer sent while the client's body was being read and before its end (a
+                # counted 413, or an upstream refusing an upload after its first part) ends the
+                # connection: the rest of that body is never read, so the connection cannot
+                # carry another request, and saying so keeps the client from sending one on it.
+                # (A body refused before its first byte, on its declared length, is left to the
+                # server as before: closing then made clients still sending see a reset.)
+                if message["type"] == "http.response.start" and body is not None and body.started and not body.done:
                     message["headers"] = [*message.get("headers", ()), _CONNECTION_CLOSE]
                 await client_send(message)
 

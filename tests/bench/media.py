@@ -146,7 +146,13 @@ async def _run(fleet: Fleet) -> dict[str, Any]:
     # S5 cuts it off itself, and logs how much it had read.
     big = _upload_body(tickets[0], b"a" * (11 * MIB))
     async with httpx.AsyncClient(headers=headers, timeout=timeout) as c:
-        declared = await c.post(f"{fleet.gateway_url}/media/upload", content=big, headers=content_type)
+        try:
+            declared: int | str = (
+                await c.post(f"{fleet.gateway_url}/media/upload", content=big, headers=content_type)
+            ).status_code
+        except httpx.HTTPError as exc:
+            # Refused on its head, the rest unread: a client still sending may see the close first.
+            declared = f"connection closed while sending ({type(exc).__name__})"
 
         async def pieces() -> Any:
             for start in range(0, len(big), 64 * 1024):
@@ -159,7 +165,7 @@ async def _run(fleet: Fleet) -> dict[str, Any]:
             chunked = f"connection cut ({type(exc).__name__})"  # type: ignore[assignment]
     s5_log = fleet.processes["s5-media"].log_path
     refusal = {
-        "via_gateway_with_content_length": declared.status_code,
+        "via_gateway_with_content_length": declared,
         "chunked_to_s5": chunked,
         "s5_bytes_read_before_413": _bytes_read_of_last_refusal(s5_log),
     }
