@@ -75,6 +75,8 @@ def supervisor(pg_admin_dsn: str, tmp_path: Path) -> Iterator[Supervisor]:
         **os.environ,
         **SYSTEM_TEST_ENV,
         "DB_URL": db_url,
+        # S5's files in this test's own folder, never in the developer's .data/media.
+        "HELPDESK_DATA_DIR": str(tmp_path / "data"),
         **{spec.port_env: str(ports[spec.name]) for spec in installed_services()},
         marker.split("=")[0]: marker.split("=")[1],
     }

@@ -104,6 +104,7 @@ _NO_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 # Same rule as helpdesk_common.middleware: a caller's id is echoed only when it is safe in logs.
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 _JSON = (b"content-type", b"application/json")
+_CONNECTION_CLOSE = (b"connection", b"close")
 
 
 class _BodyTooLarge(Exception):
@@ -358,13 +359,27 @@ class GatewayApp:
         request_id_text = request_id.decode()
         token = request_id_var.set(request_id_text)
         status = 502
+        body: RequestBody | None = None
+        if chunked or (content_length is not None and content_length != b"0"):
+            client_send = send
+
+            async def send(message: Message) -> None:
+                # An answer sent while the client's body was being read and before its end (a
+                # counted 413, or an upstream refusing an upload after its first part) ends the
+                # connection: the rest of that body is never read, so the connection cannot
+                # carry another request, and saying so keeps the client from sending one on it.
+                # (A body refused before its first byte, on its declared length, is left to the
+                # server as before: closing then made clients still sending see a reset.)
+                if message["type"] == "http.response.start" and body is not None and body.started and not body.done:
+                    message["headers"] = [*message.get("headers", ()), _CONNECTION_CLOSE]
+                await client_send(message)
+
         try:
             cors = self.cors.response_headers(origin) if origin is not None and self.cors.allows(origin) else None
 
             # Size limit: a declared length over the limit is refused before any upstream is
             # contacted; the body is counted while it streams as well (chunked bodies).
             limit = self.body_limits.get(raw_path, self.max_body)
-            body: RequestBody | None = None
             if content_length is not None:
                 if not content_length.isdigit():
                     status = 400

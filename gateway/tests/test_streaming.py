@@ -185,3 +185,38 @@ def test_a_client_that_leaves_mid_stream_stops_the_relay(gateway: Gateway) -> No
             received += sock.recv(65536)
     line = poll_until(lambda: gateway.access_lines(request_id), what="the access line of the abandoned request")
     assert line[0]["status"] == 499
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+@pytest.mark.parametrize("status", [404, 413])
+def test_an_upstream_that_answers_before_reading_the_whole_body_is_relayed(
+    client: httpx.Client, status: int, chunked: bool
+) -> None:
+    """S5 refuses an upload for a ticket the caller cannot see, or one past its limit, after
+    the first part: the client gets that answer, not a 502 for the body the upstream left unread."""
+    data = pattern_bytes(DEFAULT_LIMIT - KIB)  # the upstream reads 64 KiB of it
+    response = client.post("/media/__early", params={"status": status}, content=chunks_of(data) if chunked else data)
+    assert response.status_code == status, response.text
+    assert response.json() == {"error": "refused early"}
+    # The connection pool is still sound afterwards.
+    assert client.post("/media/upload", params={"key": uuid.uuid4().hex}, content=b"x").status_code == 200
+
+
+def test_an_upload_may_last_longer_than_the_read_timeout(client: httpx.Client, upstream: Upstream) -> None:
+    """The read timeout is for the upstream's answer: a client still sending its body (a large
+    file on a slow line) is not cut off while the pieces keep coming."""
+    key = uuid.uuid4().hex
+    pieces = 8
+    pause = READ_TIMEOUT * 3 / pieces  # ~3 read timeouts in all
+
+    def slow_body() -> Iterator[bytes]:
+        for number in range(pieces):
+            # The pause is the condition under test (a slow client), not a wait for something.
+            time.sleep(pause)
+            yield bytes([number]) * (16 * KIB)
+
+    started = time.monotonic()
+    response = client.post("/media/upload", params={"key": key}, content=slow_body())
+    assert response.status_code == 200, response.text
+    assert response.json()["body_size"] == pieces * 16 * KIB
+    assert time.monotonic() - started > READ_TIMEOUT * 2

@@ -13,6 +13,8 @@ Each port stands for one service, so a test can tell which service a request rea
   ends (proves the proxy does not buffer the response).
 - `/upload?key=K`: reads the body; `/__seen?key=K` tells how many bytes of it have arrived
   so far and whether it completed (proves the proxy does not buffer the request).
+- `/__early?status=N`: reads the first 64 KiB of the body, then answers N at once without
+  reading the rest (as S5 refuses an upload too large or for a ticket the caller cannot see).
 - `/__requests?rid=R`: what happened to the requests that carried X-Request-ID R.
 - `/__trickle?count=N&every=S`: N bytes with Content-Length N, one every S seconds (an
   upstream that keeps a request alive without ever tripping the read timeout).
@@ -134,6 +136,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
         return web.json_response({"body_size": progress["bytes"], "sha256": digest.hexdigest()})
     if path == "/__seen":
         return web.json_response(uploads.get(request.query["key"], {"bytes": 0, "completed": False}))
+    if path == "/__early":
+        await request.content.readexactly(CHUNK)
+        return web.json_response({"error": "refused early"}, status=int(request.query["status"]))
     if path == "/__requests":
         return web.json_response({"requests": by_request_id.get(request.query["rid"], [])})
 

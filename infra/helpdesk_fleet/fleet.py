@@ -75,6 +75,7 @@ class Fleet:
     db_url: str
     processes: dict[str, ServiceProcess]
     service_token: str
+    media_dir: Path
     admin_token: str = ""
     _clients: list[httpx.Client] = field(default_factory=list)
 
@@ -142,10 +143,12 @@ def running_fleet(
     """`env` must hold at least SERVICE_TOKEN and JWT_SECRET; `admin` is (email, password) or None.
 
     No fallback addresses are given (SERVICE_URLS is empty): everything is found through the registry.
+    S5 keeps its files in a folder of this fleet's own (`MEDIA_DIR`, beside `log_dir`) unless `env` names one.
     """
     specs = installed_services()
     ports = {spec.name: free_port() for spec in specs}
     extra = dict(env)
+    extra.setdefault("MEDIA_DIR", str(log_dir.parent / f"{log_dir.name}-media"))
     if admin is not None:
         extra |= {"ADMIN_EMAIL": admin[0], "ADMIN_PASSWORD": admin[1]}
     environment = fleet_environment(db_url=db_url, registry_port=ports["s3-registry"], ports={}, extra=extra)
@@ -155,7 +158,9 @@ def running_fleet(
         )
         for spec in specs
     }
-    fleet = Fleet(db_url=db_url, processes=processes, service_token=extra["SERVICE_TOKEN"])
+    fleet = Fleet(
+        db_url=db_url, processes=processes, service_token=extra["SERVICE_TOKEN"], media_dir=Path(extra["MEDIA_DIR"])
+    )
     try:
         registry, *services, gateway = specs
         _start(processes, [registry])

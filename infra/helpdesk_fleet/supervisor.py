@@ -55,7 +55,9 @@ def run() -> int:
     processes: list[ServiceProcess] = []
     try:
         db_url = _database_url()
-        env = fleet_environment(db_url=db_url, registry_port=ports["s3-registry"], ports=ports)
+        # S5's files beside the embedded database (HELPDESK_DATA_DIR), unless MEDIA_DIR says otherwise.
+        media = {} if os.environ.get("MEDIA_DIR") else {"MEDIA_DIR": str(DATA_DIR / "media")}
+        env = fleet_environment(db_url=db_url, registry_port=ports["s3-registry"], ports=ports, extra=media)
         processes = [ServiceProcess(spec=s, port=ports[s.name], env=env) for s in specs]
         registry, services, gateway = processes[0], processes[1:-1], processes[-1]
         for group in ([registry], services, [gateway]):

@@ -14,6 +14,8 @@ against a fresh database (the embedded PostgreSQL under `.bench/`, or the server
   and what became of the outbox (drained by S6 when the fleet has it, else left pending),
 - GET /workflow/queue (first page) through the gateway, after topping the table up to
   1,000,000 tickets with INSERT ... SELECT generate_series (the seconds it took are reported),
+- S5 (tests/bench/media.py, first): 20 concurrent 10 MiB uploads and downloads through the
+  gateway, MiB/s and S5's and the gateway's memory growth, and where an 11 MiB upload stops,
 
 and prints req/s, p50, p99, errors, each service's peak RSS and the gateway/direct ratio
 against the targets (>= 1,900 req/s, >= 80% of direct). Then, on a second fleet and database,
@@ -46,6 +48,7 @@ import asyncpg
 from helpdesk_fleet.fleet import Fleet, running_fleet
 from helpdesk_fleet.postgres import create_scratch_database, start_embedded, with_database
 from tests.bench.analytics import print_analytics, run_analytics
+from tests.bench.media import run_media
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCH_DIR = REPO_ROOT / ".bench"
@@ -277,9 +280,9 @@ def main() -> int:
     parser.add_argument("--analytics-history", type=int, default=2_000_000)
     parser.add_argument("--analytics-feedback", type=int, default=200_000)
     parser.add_argument("--uncached-requests", type=int, default=20, help="sequential uncached reads per endpoint")
-    parser.add_argument("--only", choices=("tickets", "analytics"), help="run one part of the benchmark")
+    parser.add_argument("--only", choices=("tickets", "media", "analytics"), help="run one part of the benchmark")
     options = parser.parse_args()
-    if shutil.which("wrk") is None:
+    if shutil.which("wrk") is None and options.only != "media":
         print("make bench needs wrk: sudo apt-get install wrk", file=sys.stderr)
         return 2
     BENCH_DIR.mkdir(exist_ok=True)
@@ -298,16 +301,21 @@ def main() -> int:
     results: list[Result] = []
     rss: dict[str, float] = {}
     report: dict[str, Any] = {"options": vars(options)}
-    if options.only != "analytics":
+    if options.only in (None, "tickets", "media"):
         db_url = asyncio.run(create_scratch_database(admin_dsn, prefix="bench"))
         try:
             with running_fleet(db_url, log_dir, env=env, admin=admin) as fleet:
-                results, rss = run_scenarios(fleet, db_url, options)
+                if options.only != "tickets":
+                    # First, while the services are fresh: the RSS growth is measured against their idle.
+                    report["media"] = run_media(fleet)
+                if options.only != "media":
+                    results, rss = run_scenarios(fleet, db_url, options)
         finally:
             asyncio.run(drop_database(admin_dsn, db_url))
-        report |= {"results": [asdict(r) for r in results], "peak_rss_mib": rss}
-        report |= print_report(results, rss, options)
-    if options.only != "tickets":
+        if options.only != "media":
+            report |= {"results": [asdict(r) for r in results], "peak_rss_mib": rss}
+            report |= print_report(results, rss, options)
+    if options.only in (None, "analytics"):
         analytics_db = asyncio.run(create_scratch_database(admin_dsn, prefix="bench_analytics"))
         tools = SimpleNamespace(measure=measure, peak_rss_mib=peak_rss_mib)
         try:
