@@ -191,7 +191,7 @@ def test_an_expired_or_refused_token_leads_back_to_login_with_a_message(client: 
     assert client.local_storage(SESSION_KEY) is None
 
     # A token that runs out while the page is open: the page notices by itself.
-    soon = _token({**claims, "iat": int(time.time()), "exp": int(time.time()) + 12})
+    soon = _token({**claims, "iat": int(time.time()), "exp": int(time.time()) + 9})
     page.evaluate("([key, token]) => localStorage.setItem(key, token)", [SESSION_KEY, soon])
     page.goto("/tickets")
     expect(page.get_by_role("heading", name="My tickets")).to_be_visible()

@@ -65,8 +65,9 @@ def test_the_admin_promotes_a_user_who_then_works_every_ticket(open_client: Open
     stored = fleet.client(fleet.admin_token).get(f"/auth/users/{recruit.id}").json()
     assert stored["role"] == "staff"
 
-    # The recruit logs in (the new role is in the new token) and sees everyone's tickets.
-    staff: Client = open_client()
+    # The recruit logs in (the new role is in the new token) and sees everyone's tickets; this
+    # browser prefers dark (the client follows the system setting).
+    staff: Client = open_client(color_scheme="dark")
     work = staff.page
     log_in(work, recruit.email)
     expect(work.get_by_role("heading", name="All tickets")).to_be_visible()
@@ -75,7 +76,7 @@ def test_the_admin_promotes_a_user_who_then_works_every_ticket(open_client: Open
     expect(work.get_by_role("list", name="Tickets").locator("li")).to_have_count(3)
     assert set(ticket_rows(work)) == set(titles.values())
     expect(work.get_by_label("Assigned to")).to_contain_text("Anyone")
-    staff.screenshot("11-all-tickets-staff")
+    staff.screenshot("11-all-tickets-staff-dark")
 
     work.get_by_label("Category").select_option(label="Feature request")
     expect(work).to_have_url(re.compile(r"category=feature"))
@@ -89,7 +90,7 @@ def test_the_admin_promotes_a_user_who_then_works_every_ticket(open_client: Open
     work.get_by_role("link", name=titles["feature"]).click()
     details = work.get_by_role("complementary", name="Details")
     expect(details.get_by_text(customer.email)).to_be_visible()
-    staff.screenshot("12-ticket-staff")
+    staff.screenshot("12-ticket-staff-dark")
 
     # Staff cannot open the users page.
     work.goto("/admin/users")
