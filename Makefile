@@ -14,14 +14,19 @@ PY := $(VENV)/bin/python
 SERVICE_PACKAGES := $(wildcard s[0-9]_*/s[0-9]_*)
 # Parallel test workers: one per core (each worker has its own database and processes).
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+# The web client (Svelte + Vite): installed from its lock, built when a source changed.
+WEBCLIENT := webclient
+WEBCLIENT_SOURCES := $(shell find $(WEBCLIENT)/src $(WEBCLIENT)/public -type f 2>/dev/null) \
+	$(wildcard $(WEBCLIENT)/*.html $(WEBCLIENT)/*.ts $(WEBCLIENT)/*.js $(WEBCLIENT)/*.json)
 
-.PHONY: help setup up test lint format bench clean
+.PHONY: help setup up test lint format bench clean webclient
 
 help:
 	@echo "make up      run the fleet on the contract ports (gateway http://localhost:8080)"
 	@echo "make test    ruff, mypy and the whole test suite"
 	@echo "make bench   the performance benchmark (wrk; installed from Debian when missing)"
 	@echo "make lint    ruff and mypy only;  make format  apply ruff's formatting"
+	@echo "make webclient  the web client's checks, unit tests and build (Node 20.19+ with npm)"
 	@echo "make clean   remove the virtualenvs and caches (keeps .data, the local database)"
 
 # uv is the one tool bootstrapped with pip; it then installs the pinned workspace from uv.lock.
@@ -36,8 +41,25 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml */pyproject.toml
 
 setup: $(VENV)/.synced
 
+# `npm ci` again only when the lock changed (like the venv's stamp above).
+$(WEBCLIENT)/node_modules/.installed: $(WEBCLIENT)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: the web client needs Node.js 20.19+ with npm"; exit 1; }
+	cd $(WEBCLIENT) && npm ci --no-audit --no-fund
+	@touch $@
+
+$(WEBCLIENT)/dist/index.html: $(WEBCLIENT)/node_modules/.installed $(WEBCLIENT_SOURCES)
+	cd $(WEBCLIENT) && npm run --silent build -- --logLevel warn && npm run --silent size
+
+# Types (svelte-check), ESLint, Prettier, Vitest, then the production build and its size budget.
+webclient: $(WEBCLIENT)/node_modules/.installed
+	cd $(WEBCLIENT) && npm run --silent check && npm run --silent lint && npm run --silent format:check && npm run --silent test
+	@$(MAKE) --no-print-directory $(WEBCLIENT)/dist/index.html
+
+# The fleet, and the built client on 5173 (calling the gateway) when npm is there to build it.
 up: setup
-	$(PY) -m helpdesk_fleet up
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory $(WEBCLIENT)/dist/index.html; \
+	else echo "npm not found: starting the API without the web client"; fi
+	$(PY) -m helpdesk_fleet up --webclient $(WEBCLIENT)/dist
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -48,7 +70,8 @@ format: setup
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: lint
+# The browser tests (tests/webclient) drive the client built by `webclient`.
+test: lint webclient
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup -q
 
 # wrk is a Debian package; installed here when missing (root, or sudo).
@@ -61,4 +84,5 @@ bench: setup
 	$(PY) -m tests.bench
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .pytest_pg
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .pytest_pg \
+		$(WEBCLIENT)/node_modules $(WEBCLIENT)/dist $(WEBCLIENT)/test-output

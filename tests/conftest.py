@@ -17,9 +17,15 @@ import pytest
 
 from helpdesk_fleet.fleet import Account, Fleet, running_fleet
 from helpdesk_fleet.postgres import create_scratch_database
+from helpdesk_fleet.process import free_port
 from helpdesk_fleet.pytest_plugin import TEST_JWT_SECRET, TEST_SERVICE_TOKEN
 
 ADMIN = ("admin@helpdesk.example.com", "admin-password-for-tests")
+
+# The web client's browser tests (tests/webclient) serve it on this origin, chosen before the
+# fleet starts so that the gateway allows it (CORS_ORIGINS), as it allows the client's real one.
+WEBCLIENT_PORT = free_port()
+WEBCLIENT_ORIGIN = f"http://127.0.0.1:{WEBCLIENT_PORT}"
 
 SYSTEM_TEST_ENV = {
     "ENVIRONMENT": "test",
@@ -37,6 +43,7 @@ SYSTEM_TEST_ENV = {
     "HTTP_READ_TIMEOUT": "5",
     "LOG_LEVEL": "WARNING",
     "ACCESS_LOG": "false",
+    "CORS_ORIGINS": WEBCLIENT_ORIGIN,
 }
 
 

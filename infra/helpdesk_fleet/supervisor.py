@@ -9,6 +9,7 @@ stops everything instead), and stop the database last. That is ~100 lines on top
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import signal
@@ -19,6 +20,7 @@ from types import FrameType
 
 from helpdesk_fleet.postgres import ensure_database, start_embedded
 from helpdesk_fleet.process import ServiceProcess, fleet_environment, installed_services
+from helpdesk_fleet.webclient import WEBCLIENT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("HELPDESK_DATA_DIR", REPO_ROOT / ".data"))
@@ -47,7 +49,20 @@ def _database_url() -> str:
     return asyncio.run(ensure_database(admin_dsn, "ticketdb"))
 
 
-def run() -> int:
+def _webclient(dist: Path | None, gateway_port: int) -> ServiceProcess | None:
+    """The built web client on WEBCLIENT_PORT (5173), calling the gateway, when it was built."""
+    if dist is None:
+        return None
+    if not (dist / "index.html").is_file():
+        _say(f"no built web client in {dist}: not serving it (build it with `make webclient`)")
+        return None
+    port = int(os.environ.get(WEBCLIENT.port_env, WEBCLIENT.port))
+    # The browser calls the gateway by the name it is published under (the CORS origin's host).
+    env = {"WEBCLIENT_DIST": str(dist), "API_BASE_URL": f"http://localhost:{gateway_port}"}
+    return ServiceProcess(spec=WEBCLIENT, port=port, env=env)
+
+
+def run(webclient_dist: Path | None = None) -> int:
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
     specs = installed_services()
@@ -55,20 +70,33 @@ def run() -> int:
     processes: list[ServiceProcess] = []
     try:
         db_url = _database_url()
-        # S5's files beside the embedded database (HELPDESK_DATA_DIR), unless MEDIA_DIR says otherwise.
-        media = {} if os.environ.get("MEDIA_DIR") else {"MEDIA_DIR": str(DATA_DIR / "media")}
-        env = fleet_environment(db_url=db_url, registry_port=ports["s3-registry"], ports=ports, extra=media)
+        client = _webclient(webclient_dist, ports["gateway"])
+        extra: dict[str, str] = {}
+        if not os.environ.get("MEDIA_DIR"):
+            # S5's files beside the embedded database (HELPDESK_DATA_DIR), unless MEDIA_DIR says otherwise.
+            extra["MEDIA_DIR"] = str(DATA_DIR / "media")
+        if client is not None and "CORS_ORIGINS" not in os.environ:
+            # The gateway allows the client's origin, wherever WEBCLIENT_PORT put it.
+            extra["CORS_ORIGINS"] = f"http://localhost:{client.port}"
+        env = fleet_environment(db_url=db_url, registry_port=ports["s3-registry"], ports=ports, extra=extra)
         processes = [ServiceProcess(spec=s, port=ports[s.name], env=env) for s in specs]
         registry, services, gateway = processes[0], processes[1:-1], processes[-1]
-        for group in ([registry], services, [gateway]):
+        groups = [[registry], services, [gateway]]
+        if client is not None:
+            processes.append(client)  # stopped first, restarted like the others
+            groups.append([client])
+        for group in groups:
             for p in group:
                 p.start()
             for p in group:
                 p.wait_ready(timeout=60)
         _say("the fleet is ready:")
         for p in processes:
-            _say(f"  {p.spec.name:<18} {p.url}   (docs: {p.url}/docs)")
+            if p is not client:
+                _say(f"  {p.spec.name:<18} {p.url}   (docs: {p.url}/docs)")
         _say(f"API: http://localhost:{gateway.port}   Ctrl-C stops everything")
+        if client is not None:
+            _say(f"web client: http://localhost:{client.port}")
         _supervise(processes)
     except _Stop as stop:
         _say(f"{stop}: stopping")
@@ -104,7 +132,10 @@ def _supervise(processes: list[ServiceProcess]) -> None:
 
 
 def main() -> None:
-    if sys.argv[1:] not in ([], ["up"]):
-        print("usage: python -m helpdesk_fleet [up]", file=sys.stderr)
-        raise SystemExit(2)
-    raise SystemExit(run())
+    parser = argparse.ArgumentParser(prog="python -m helpdesk_fleet", description="Run the whole fleet.")
+    parser.add_argument("command", nargs="?", choices=["up"], default="up")
+    parser.add_argument(
+        "--webclient", type=Path, metavar="DIST", help="also serve this built web client (webclient/dist)"
+    )
+    arguments = parser.parse_args(sys.argv[1:])
+    raise SystemExit(run(arguments.webclient))

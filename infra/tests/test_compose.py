@@ -21,6 +21,7 @@ from .conftest import (
     COMPOSE_FILE,
     COMPOSE_SCHEMA,
     CONTAINER_SERVICES,
+    WEB_CLIENT,
     ContainerService,
     interpolate_all,
     parse_dockerfile,
@@ -65,7 +66,8 @@ def _env_names(settings: type[BaseSettings]) -> set[str]:
 
 
 def _app_services(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: body for name, body in document["services"].items() if name != DATABASE}
+    """The Python services (the database and the web client's static files are not)."""
+    return {name: body for name, body in document["services"].items() if name not in (DATABASE, WEB_CLIENT)}
 
 
 def _depends_on(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -125,9 +127,9 @@ def test_ports_match_the_contract(compose_dev: dict[str, Any], service: Containe
     assert env["HOST"] == "0.0.0.0", "listen on the container's network, not only its loopback"
 
 
-def test_only_the_gateway_is_published(compose_dev: dict[str, Any]) -> None:
+def test_only_the_gateway_and_the_web_client_are_published(compose_dev: dict[str, Any]) -> None:
     published = {name for name, body in compose_dev["services"].items() if body.get("ports")}
-    assert published == {"gateway"}
+    assert published == {"gateway", WEB_CLIENT}
     (mapping,) = compose_dev["services"]["gateway"]["ports"]
     target = mapping["target"] if isinstance(mapping, dict) else str(mapping).rsplit(":", 1)[-1]
     assert int(target) == next(s.port for s in ALL_SERVICES if s.name == "gateway")

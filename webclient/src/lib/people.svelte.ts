@@ -1,0 +1,81 @@
+/**
+ * Users by id, as staff see them (S1 `/auth/users/:id`), fetched once and kept for the page's
+ * life, so lists and ticket pages show email addresses, never raw ids. Also the list of staff,
+ * for the "assigned to" filter now and the assign picker later.
+ */
+
+import { SvelteMap } from 'svelte/reactivity';
+
+import { api } from './api';
+import type { User } from './api/types';
+import { session } from './session/session.svelte';
+
+/** The API's largest page: a small team's staff fit in one. */
+const STAFF_PAGE = 200;
+
+class People {
+  readonly #known = new SvelteMap<number, User | null>();
+  readonly #asked = new Set<number>();
+  #staffRequest: Promise<void> | null = null;
+
+  /** Staff and admins, by email; null until loaded. */
+  staff = $state.raw<User[] | null>(null);
+  staffError = $state<string | null>(null);
+
+  /** Fetch the users not yet known (staff only: others may not look anyone else up). */
+  ensure(ids: Iterable<number | null | undefined>): void {
+    if (!session.isStaff) return;
+    for (const id of ids) {
+      if (id == null || this.#asked.has(id)) continue;
+      this.#asked.add(id);
+      api.auth.user(id).then(
+        (user) => this.#known.set(id, user),
+        () => this.#known.set(id, null),
+      );
+    }
+  }
+
+  user(id: number): User | null | undefined {
+    if (id === session.user?.id) return session.user;
+    return this.#known.get(id);
+  }
+
+  /** An email address, or "User #7" while it is not known (or cannot be). */
+  label(id: number): string {
+    return this.user(id)?.email ?? `User #${id}`;
+  }
+
+  loadStaff(): Promise<void> {
+    this.#staffRequest ??= this.#fetchStaff();
+    return this.#staffRequest;
+  }
+
+  async #fetchStaff(): Promise<void> {
+    try {
+      const [staff, admins] = await Promise.all([
+        api.auth.users({ role: 'staff', limit: STAFF_PAGE }),
+        api.auth.users({ role: 'admin', limit: STAFF_PAGE }),
+      ]);
+      const everyone = [...staff.users, ...admins.users];
+      for (const user of everyone) {
+        this.#known.set(user.id, user);
+        this.#asked.add(user.id);
+      }
+      this.staff = everyone.sort((a, b) => a.email.localeCompare(b.email));
+      this.staffError = null;
+    } catch (error) {
+      this.#staffRequest = null; // let a later visit try again
+      this.staffError = error instanceof Error ? error.message : String(error);
+    }
+  }
+
+  /** After a role change or a logout, what was learned may be out of date. */
+  forget(): void {
+    this.#known.clear();
+    this.#asked.clear();
+    this.staff = null;
+    this.#staffRequest = null;
+  }
+}
+
+export const people = new People();

@@ -1,0 +1,15 @@
+import { session, STORAGE_KEY } from '../lib/session/session.svelte';
+import { userToken } from './fake-api';
+
+/** Sign `user` in as a stored session would be restored at start (no API call waited for). */
+export function signIn(user: { id: number; email: string; role: string }): string {
+  const token = userToken(user);
+  localStorage.setItem(STORAGE_KEY, token);
+  session.restore();
+  return token;
+}
+
+export function signOut(): void {
+  session.logout(null);
+  localStorage.clear();
+}
