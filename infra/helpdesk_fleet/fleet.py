@@ -7,9 +7,11 @@ everything afterwards. `Fleet` holds the processes and speaks to the gateway lik
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +19,15 @@ from typing import TypeVar
 
 import httpx
 
-from helpdesk_fleet.process import ServiceProcess, ServiceSpec, fleet_environment, free_port, installed_services
+from helpdesk_fleet.process import (
+    SINKS,
+    ServiceProcess,
+    ServiceSpec,
+    fleet_environment,
+    free_port,
+    installed_services,
+    sink_environment,
+)
 
 T = TypeVar("T")
 PASSWORD = "s3cret-passw0rd"  # noqa: S105 - accounts the tests and the benchmark make
@@ -37,6 +47,26 @@ def poll_until(
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+async def async_poll_until(
+    probe: Callable[[], Awaitable[T | None] | T | None],
+    *,
+    timeout: float = 10.0,  # noqa: ASYNC109 - the same signature as poll_until
+    what: str = "a condition",
+    interval: float = 0.02,
+) -> T:
+    """`poll_until` for tests that run in an event loop: `probe` may be a coroutine function."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)
 
 
 @dataclass(frozen=True)
@@ -62,6 +92,15 @@ class Fleet:
     @property
     def registry(self) -> ServiceProcess:
         return self.processes["s3-registry"]
+
+    @property
+    def mail_sink_url(self) -> str:
+        """The local mail sink's HTTP listing (`GET /messages`), where S6's email arrives."""
+        return self.processes["mail-sink"].url
+
+    @property
+    def sms_sink_url(self) -> str:
+        return self.processes["sms-sink"].url
 
     def client(self, token: str | None = None) -> httpx.Client:
         """A client of the gateway, signed in with `token` if given."""
@@ -121,8 +160,9 @@ def running_fleet(
     No fallback addresses are given (SERVICE_URLS is empty): everything is found through the registry.
     """
     specs = installed_services()
-    ports = {spec.name: free_port() for spec in specs}
-    extra = dict(env)
+    ports = {spec.name: free_port() for spec in [*SINKS, *specs]}
+    # The sinks' settings first: what the caller's `env` says wins.
+    extra = sink_environment(smtp_port=free_port(), sms_port=ports["sms-sink"], data_dir=log_dir / "sinks") | dict(env)
     if admin is not None:
         extra |= {"ADMIN_EMAIL": admin[0], "ADMIN_PASSWORD": admin[1]}
     environment = fleet_environment(db_url=db_url, registry_port=ports["s3-registry"], ports={}, extra=extra)
@@ -130,11 +170,12 @@ def running_fleet(
         spec.name: ServiceProcess(
             spec=spec, port=ports[spec.name], env=environment, log_path=log_dir / f"{spec.name}.log"
         )
-        for spec in specs
+        for spec in [*SINKS, *specs]
     }
     fleet = Fleet(db_url=db_url, processes=processes, service_token=extra["SERVICE_TOKEN"])
     try:
         registry, *services, gateway = specs
+        _start(processes, list(SINKS))
         _start(processes, [registry])
         _start(processes, services)
         _start(processes, [gateway])
