@@ -35,6 +35,15 @@ SYSTEM_TEST_ENV = {
     "HEALTH_TIMEOUT_SECONDS": "2",
     "HTTP_CONNECT_TIMEOUT": "1",
     "HTTP_READ_TIMEOUT": "5",
+    # S6: retries in tenths of a second, claims that lapse within seconds, pings every second
+    # (well under HTTP_READ_TIMEOUT, which the gateway's streams must outlive).
+    "RETRY_BASE_SECONDS": "0.05",
+    "RETRY_MAX_SECONDS": "0.2",
+    "CLAIM_SECONDS": "5.5",
+    "SMTP_TIMEOUT_SECONDS": "2",
+    "SMS_TIMEOUT_SECONDS": "2",
+    "POLL_INTERVAL_SECONDS": "1",
+    "STREAM_PING_SECONDS": "1",
     "LOG_LEVEL": "WARNING",
     "ACCESS_LOG": "false",
 }

@@ -203,7 +203,9 @@ class SmsSender:
             "reference": f"notification-{notification.id}",
         }
         try:
-            response = await self.http.post(url, json=body, headers=headers)
+            response = await self.http.post(
+                url, json=body, headers=headers, timeout=httpx.Timeout(self.settings.sms_timeout_seconds)
+            )
         except httpx.HTTPError as exc:
             raise DeliveryError(f"SMS provider not reachable: {type(exc).__name__}") from exc
         if response.is_success:

@@ -37,6 +37,8 @@ class Settings(ServiceSettings):
     sms_provider_token: SecretStr | None = None
     sms_sender: str | None = None  # the `from` the provider shows (a number or a short name)
     sms_concurrency: int = Field(default=8, ge=1, le=128)
+    # One request to the provider, connecting included (an outside service: not HTTP_READ_TIMEOUT).
+    sms_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # --- the queue ------------------------------------------------------------------------------
     # Rows one worker claims at a time (email and sms; in-app rows are marked in larger batches).
@@ -65,7 +67,7 @@ class Settings(ServiceSettings):
         """The longest one send on `channel` can take (connecting included)."""
         if channel == "email":
             return self.smtp_timeout_seconds * 2  # connecting (and STARTTLS, AUTH), then the message
-        return self.http_connect_timeout + self.http_read_timeout
+        return self.sms_timeout_seconds
 
     @model_validator(mode="after")
     def _claims_outlast_sends(self) -> Settings:

@@ -132,8 +132,7 @@ FAST_DELIVERY = {
     "claim_seconds": 3.0,
     "smtp_timeout_seconds": 0.5,
     "stream_ping_seconds": 0.5,
-    "http_connect_timeout": 0.5,
-    "http_read_timeout": 0.5,
+    "sms_timeout_seconds": 1.0,
 }
 
 
