@@ -42,8 +42,11 @@ def _delivery(app: Any) -> Delivery:
 
 
 def _health(app: FastAPI) -> dict[str, Any]:
-    delivery = _delivery(app)
-    return {"listening": delivery.listener.connected.is_set(), "open_streams": app.state.hub.open_streams()}
+    # Whether the LISTEN connection is up (without it the workers poll) and how many streams are open.
+    delivery: Delivery | None = getattr(app.state, "delivery", None)
+    if delivery is None:  # before start-up
+        return {}
+    return {"listening": delivery.listener.connected.is_set(), "open_streams": delivery.hub.open_streams()}
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:
