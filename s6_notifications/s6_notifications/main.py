@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,15 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 async def _start_delivery(app: FastAPI) -> None:
     settings: Settings = app.state.settings
-    app.state.hub = StreamHub()
+    app.state.hub = hub = StreamHub()
+
+    async def end_streams_when_stopping() -> None:
+        # Open streams end as soon as the process is asked to stop, not when it is killed: the
+        # server waits for them before it shuts the app down (helpdesk_common.app).
+        await app.state.stopping.wait()
+        hub.close()
+
+    app.state.stream_closer = asyncio.create_task(end_streams_when_stopping())
     app.state.delivery = Delivery(
         settings=settings,
         pool=app.state.pool,
@@ -33,6 +42,7 @@ async def _start_delivery(app: FastAPI) -> None:
 async def _stop_delivery(app: FastAPI) -> None:
     # The jobs are stopped by now; open streams end (their clients reconnect), SMTP says QUIT.
     app.state.hub.close()
+    app.state.stream_closer.cancel()
     await app.state.delivery.close()
 
 
