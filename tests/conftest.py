@@ -41,8 +41,22 @@ SYSTEM_TEST_ENV = {
     "HEALTH_TIMEOUT_SECONDS": "2",
     "HTTP_CONNECT_TIMEOUT": "1",
     "HTTP_READ_TIMEOUT": "5",
+    # S6: retries in tenths of a second, claims that lapse within seconds, pings every second
+    # (well under HTTP_READ_TIMEOUT, which the gateway's streams must outlive).
+    "RETRY_BASE_SECONDS": "0.05",
+    "RETRY_MAX_SECONDS": "0.2",
+    "CLAIM_SECONDS": "5.5",
+    "SMTP_TIMEOUT_SECONDS": "2",
+    "SMS_TIMEOUT_SECONDS": "2",
+    "POLL_INTERVAL_SECONDS": "1",
+    "STREAM_PING_SECONDS": "1",
     "LOG_LEVEL": "WARNING",
     "ACCESS_LOG": "false",
+    # Up to four fleets run at once (this one, the walkthrough's, make up's, the browser tests'
+    # server beside them) on one test PostgreSQL with the default max_connections of 100:
+    # eight services with pools of 10 each could take 80 per fleet. Four each is plenty for
+    # tests and keeps every fleet together under the limit.
+    "DB_POOL_MAX": "4",
     "CORS_ORIGINS": WEBCLIENT_ORIGIN,
 }
 

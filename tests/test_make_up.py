@@ -22,7 +22,7 @@ import pytest
 
 from helpdesk_fleet.fleet import poll_until
 from helpdesk_fleet.postgres import create_scratch_database
-from helpdesk_fleet.process import free_port, installed_services
+from helpdesk_fleet.process import SINKS, free_port, installed_services
 from tests.conftest import SYSTEM_TEST_ENV
 
 pytestmark = pytest.mark.xdist_group("make-up")
@@ -70,14 +70,19 @@ class Supervisor:
 def supervisor(pg_admin_dsn: str, tmp_path: Path) -> Iterator[Supervisor]:
     db_url = asyncio.run(create_scratch_database(pg_admin_dsn, prefix="makeup"))
     ports = {spec.name: free_port() for spec in installed_services()}
+    sink_ports = {spec.port_env: str(free_port()) for spec in SINKS}
     marker = f"HELPDESK_TEST_RUN={uuid.uuid4().hex}"
     env = {
         **os.environ,
         **SYSTEM_TEST_ENV,
         "DB_URL": db_url,
-        # S5's files in this test's own folder, never in the developer's .data/media.
+        # S5's files, the mail and the SMS sinks' in this test's own folder, never in the
+        # developer's .data.
         "HELPDESK_DATA_DIR": str(tmp_path / "data"),
         **{spec.port_env: str(ports[spec.name]) for spec in installed_services()},
+        # The mail and SMS sinks on ports of their own.
+        **sink_ports,
+        "MAIL_SINK_SMTP_PORT": str(free_port()),
         marker.split("=")[0]: marker.split("=")[1],
     }
     log = tmp_path / "make-up.log"

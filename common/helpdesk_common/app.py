@@ -7,15 +7,23 @@ service's migrations, registration with the registry, and `/health` (liveness, n
 services (`app.state.services`, see service_client.py) and the service's background jobs
 (workers.py: started after the start-up hooks, stopped first at shutdown). A service adds its
 routers and, where it has them, start-up hooks, background jobs and readiness checks.
+
+`app.state.stopping` is set as soon as the process is asked to stop (SIGTERM, SIGINT): granian
+waits for open connections to finish before it runs the lifespan's shutdown, so a response
+that never ends by itself (S6's event streams) must end on that event, or it holds the
+shutdown until the process is killed (and nothing deregisters).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -36,6 +44,36 @@ from helpdesk_common.workers import BackgroundJob, JobRunner, start_jobs, stop_j
 logger = logging.getLogger("helpdesk.app")
 
 Hook = Callable[[FastAPI], Awaitable[None]]
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _stop_signals_set(stopping: asyncio.Event) -> Iterator[None]:
+    """Set `stopping` on SIGTERM/SIGINT, then run the handler that was there (the server's own:
+    it still shuts down as before). Restored on exit. Only the main thread can set handlers; a
+    server running the app elsewhere simply never sets `stopping` early."""
+    loop = asyncio.get_running_loop()
+    previous: dict[int, Any] = {}
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(stopping.set)
+        handler = previous.get(signum)
+        if callable(handler):
+            handler(signum, frame)
+
+    try:
+        for sig in STOP_SIGNALS:
+            previous[sig] = signal.signal(sig, on_signal)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(signum, handler)
+
+
 ReadyCheck = Callable[[FastAPI], Awaitable[None]]
 
 
@@ -64,9 +102,12 @@ def create_app(
         app.state.registry = RegistryClient(settings, app.state.http)
         app.state.services = ServiceClient(settings, app.state.http, app.state.registry)
         app.state.jobs = {}
+        app.state.stopping = asyncio.Event()
         jobs: dict[str, JobRunner] = {}
         registration: asyncio.Task[None] | None = None
+        stop_signals = contextlib.ExitStack()
         try:
+            stop_signals.enter_context(_stop_signals_set(app.state.stopping))
             if uses_database:
                 if not settings.db_url:
                     raise RuntimeError("DB_URL is not set")
@@ -89,6 +130,8 @@ def create_app(
             logger.info("started", extra={"port": settings.port})
             yield
         finally:
+            app.state.stopping.set()
+            stop_signals.close()
             if registration is not None:
                 registration.cancel()
                 await app.state.registry.deregister()

@@ -1,4 +1,5 @@
-"""The ticket vocabulary, defined once: statuses, priorities and categories.
+"""The ticket vocabulary, defined once: statuses, priorities and categories (and the kinds of
+notification S4 sends to S6).
 
 S2 owns the `tickets` table and its CHECK constraints; S4 (workflow), S7 (analytics) and the
 others speak about the same values. They all import them from here, and
@@ -24,3 +25,10 @@ OPEN_STATUSES: tuple[Status, ...] = ("new", "assigned", "in_progress")
 DONE_STATUSES: tuple[Status, ...] = ("resolved", "closed")
 # Urgent first: the queue's order, and the rank S4's index sorts by (urgent = 4 ... low = 1).
 PRIORITY_RANK: dict[Priority, int] = {p: i + 1 for i, p in enumerate(PRIORITIES)}
+
+# Notifications (S6 owns the `notifications` table; S4 sends the ticket_* types). S6's schema
+# test checks the table's CHECK constraints against these.
+NotificationType = Literal["ticket_created", "ticket_assigned", "ticket_status_changed", "ticket_closed", "test_alert"]
+NotificationChannel = Literal["email", "sms", "in_app"]
+NOTIFICATION_TYPES: tuple[NotificationType, ...] = get_args(NotificationType)
+NOTIFICATION_CHANNELS: tuple[NotificationChannel, ...] = get_args(NotificationChannel)

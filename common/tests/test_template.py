@@ -5,6 +5,8 @@ connection and the service-to-service client (against a real PostgreSQL and a re
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -164,6 +166,26 @@ async def test_a_crashing_job_is_restarted_and_stopped_at_shutdown() -> None:
         assert runner.last_error == "RuntimeError('boom')"
     assert stopped.is_set()  # cancelled at shutdown, its finally ran
     assert not runner.running
+
+
+async def test_a_stop_signal_sets_stopping_at_once_and_the_previous_handler_still_runs() -> None:
+    """granian drains open connections before the lifespan's shutdown: a stream that never ends
+    must learn of the stop from the signal itself (app.state.stopping)."""
+    received: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: received.append(signum))
+    try:
+        settings = ServiceSettings(**base_settings(None))
+        app = create_app(settings, title="signals", uses_database=False, registers=False)
+        async with app.router.lifespan_context(app):
+            assert not app.state.stopping.is_set()
+            os.kill(os.getpid(), signal.SIGTERM)
+            await apoll_until(app.state.stopping.is_set, what="stopping to be set by SIGTERM")
+            assert received == [signal.SIGTERM]  # the server's own handler ran too
+        # The handler that was there before the app is back.
+        os.kill(os.getpid(), signal.SIGTERM)
+        await apoll_until(lambda: len(received) == 2, what="the previous handler to run again")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # --- LISTEN outside the pool ----------------------------------------------------------------

@@ -19,7 +19,15 @@ from typing import TypeVar
 
 import httpx
 
-from helpdesk_fleet.process import ServiceProcess, ServiceSpec, fleet_environment, free_port, installed_services
+from helpdesk_fleet.process import (
+    SINKS,
+    ServiceProcess,
+    ServiceSpec,
+    fleet_environment,
+    free_port,
+    installed_services,
+    sink_environment,
+)
 
 T = TypeVar("T")
 PASSWORD = "s3cret-passw0rd"  # noqa: S105 - accounts the tests and the benchmark make
@@ -87,6 +95,15 @@ class Fleet:
     def registry(self) -> ServiceProcess:
         return self.processes["s3-registry"]
 
+    @property
+    def mail_sink_url(self) -> str:
+        """The local mail sink's HTTP listing (`GET /messages`), where S6's email arrives."""
+        return self.processes["mail-sink"].url
+
+    @property
+    def sms_sink_url(self) -> str:
+        return self.processes["sms-sink"].url
+
     def client(self, token: str | None = None) -> httpx.Client:
         """A client of the gateway, signed in with `token` if given."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -146,8 +163,9 @@ def running_fleet(
     S5 keeps its files in a folder of this fleet's own (`MEDIA_DIR`, beside `log_dir`) unless `env` names one.
     """
     specs = installed_services()
-    ports = {spec.name: free_port() for spec in specs}
-    extra = dict(env)
+    ports = {spec.name: free_port() for spec in [*SINKS, *specs]}
+    # The sinks' settings first: what the caller's `env` says wins.
+    extra = sink_environment(smtp_port=free_port(), sms_port=ports["sms-sink"], data_dir=log_dir / "sinks") | dict(env)
     extra.setdefault("MEDIA_DIR", str(log_dir.parent / f"{log_dir.name}-media"))
     if admin is not None:
         extra |= {"ADMIN_EMAIL": admin[0], "ADMIN_PASSWORD": admin[1]}
@@ -156,13 +174,14 @@ def running_fleet(
         spec.name: ServiceProcess(
             spec=spec, port=ports[spec.name], env=environment, log_path=log_dir / f"{spec.name}.log"
         )
-        for spec in specs
+        for spec in [*SINKS, *specs]
     }
     fleet = Fleet(
         db_url=db_url, processes=processes, service_token=extra["SERVICE_TOKEN"], media_dir=Path(extra["MEDIA_DIR"])
     )
     try:
         registry, *services, gateway = specs
+        _start(processes, list(SINKS))
         _start(processes, [registry])
         _start(processes, services)
         _start(processes, [gateway])

@@ -46,6 +46,28 @@ ALL_SERVICES: tuple[ServiceSpec, ...] = (
 )
 
 
+# Dev tooling started before the services (by `make up`, the system tests and the benchmark):
+# local stand-ins for the mail server and the SMS provider S6 delivers to (helpdesk_fleet.sinks).
+# They answer /ready like a service and are supervised the same way. Production has none.
+MAIL_SINK = ServiceSpec("mail-sink", "helpdesk_fleet.sinks.mail", 8025, "MAIL_SINK_HTTP_PORT", uses_database=False)
+SMS_SINK = ServiceSpec("sms-sink", "helpdesk_fleet.sinks.sms", 8026, "SMS_SINK_PORT", uses_database=False)
+SINKS: tuple[ServiceSpec, ...] = (MAIL_SINK, SMS_SINK)
+MAIL_SINK_SMTP_PORT = 1025  # the mail sink's SMTP port (MAIL_SINK_SMTP_PORT overrides it for `make up`)
+
+
+def sink_environment(*, smtp_port: int, sms_port: int, data_dir: Path) -> dict[str, str]:
+    """Where the sinks keep what they receive, and S6's settings that point at them."""
+    return {
+        "MAIL_SINK_SMTP_PORT": str(smtp_port),
+        "MAIL_SINK_DIR": str(data_dir / "mail"),
+        "SMS_SINK_FILE": str(data_dir / "sms" / "messages.jsonl"),
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_port),
+        "SMTP_SECURITY": "none",
+        "SMS_PROVIDER_URL": f"http://127.0.0.1:{sms_port}/messages",
+    }
+
+
 def installed_services() -> list[ServiceSpec]:
     """The services whose packages exist in this checkout (later issues add the rest)."""
     # find_spec("pkg.__main__") raises when `pkg` itself is missing, so ask for the package first.

@@ -70,6 +70,9 @@ def base_settings(database_dsn: str | None, **overrides: Any) -> dict[str, Any]:
         "registry_url": None,
         "access_log": False,
         "log_level": "WARNING",
+        # A worker's in-process apps live for its whole session, all on one test PostgreSQL
+        # (max_connections 100) beside the system tests' fleets; pools of 10 each add up.
+        "db_pool_max": 3,
     }
     values.update(overrides)
     return values

@@ -1,7 +1,8 @@
 """`make up`: the whole fleet on one machine, with an embedded PostgreSQL when DB_URL is unset.
 
 Why a small supervisor of our own rather than honcho or supervisord: it has to start the
-embedded database first, start the services in dependency order and wait for each one's
+embedded database first, then the local mail and SMS sinks S6 delivers to (dev tooling,
+`helpdesk_fleet.sinks`), start the services in dependency order and wait for each one's
 /ready (neither tool knows readiness), restart a crashed service with backoff (honcho
 stops everything instead), and stop the database last. That is ~100 lines on top of
 `process.py`, which the system tests and the benchmark use as well.
@@ -19,7 +20,14 @@ from pathlib import Path
 from types import FrameType
 
 from helpdesk_fleet.postgres import ensure_database, start_embedded
-from helpdesk_fleet.process import ServiceProcess, fleet_environment, installed_services
+from helpdesk_fleet.process import (
+    MAIL_SINK_SMTP_PORT,
+    SINKS,
+    ServiceProcess,
+    fleet_environment,
+    installed_services,
+    sink_environment,
+)
 from helpdesk_fleet.webclient import WEBCLIENT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -67,21 +75,28 @@ def run(webclient_dist: Path | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_stop)
     specs = installed_services()
     ports = {s.name: int(os.environ.get(s.port_env, s.port)) for s in specs}
+    sink_ports = {s.name: int(os.environ.get(s.port_env, s.port)) for s in SINKS}
+    smtp_port = int(os.environ.get("MAIL_SINK_SMTP_PORT", MAIL_SINK_SMTP_PORT))
     processes: list[ServiceProcess] = []
     try:
         db_url = _database_url()
         client = _webclient(webclient_dist, ports["gateway"])
-        extra: dict[str, str] = {}
-        if not os.environ.get("MEDIA_DIR"):
-            # S5's files beside the embedded database (HELPDESK_DATA_DIR), unless MEDIA_DIR says otherwise.
-            extra["MEDIA_DIR"] = str(DATA_DIR / "media")
-        if client is not None and "CORS_ORIGINS" not in os.environ:
+        wiring = sink_environment(smtp_port=smtp_port, sms_port=sink_ports["sms-sink"], data_dir=DATA_DIR)
+        # S5's files beside the embedded database (HELPDESK_DATA_DIR), unless MEDIA_DIR says otherwise.
+        wiring["MEDIA_DIR"] = str(DATA_DIR / "media")
+        if client is not None:
             # The gateway allows the client's origin, wherever WEBCLIENT_PORT put it.
-            extra["CORS_ORIGINS"] = f"http://localhost:{client.port}"
-        env = fleet_environment(db_url=db_url, registry_port=ports["s3-registry"], ports=ports, extra=extra)
-        processes = [ServiceProcess(spec=s, port=ports[s.name], env=env) for s in specs]
-        registry, services, gateway = processes[0], processes[1:-1], processes[-1]
-        groups = [[registry], services, [gateway]]
+            wiring["CORS_ORIGINS"] = f"http://localhost:{client.port}"
+        # What the user set wins: `SMTP_HOST=smtp.example.com make up` sends real mail (and
+        # takes none of the sink's SMTP_* settings).
+        own_smtp = "SMTP_HOST" in os.environ
+        wiring = {k: v for k, v in wiring.items() if k not in os.environ and not (own_smtp and k.startswith("SMTP_"))}
+        env = fleet_environment(db_url=db_url, registry_port=ports["s3-registry"], ports=ports, extra=wiring)
+        sinks = [ServiceProcess(spec=s, port=sink_ports[s.name], env=env) for s in SINKS]
+        services = [ServiceProcess(spec=s, port=ports[s.name], env=env) for s in specs]
+        processes = sinks + services
+        registry, gateway = services[0], services[-1]
+        groups = [sinks, [registry], services[1:-1], [gateway]]
         if client is not None:
             processes.append(client)  # stopped first, restarted like the others
             groups.append([client])
@@ -91,9 +106,12 @@ def run(webclient_dist: Path | None = None) -> int:
             for p in group:
                 p.wait_ready(timeout=60)
         _say("the fleet is ready:")
-        for p in processes:
-            if p is not client:
-                _say(f"  {p.spec.name:<18} {p.url}   (docs: {p.url}/docs)")
+        for p in services:
+            _say(f"  {p.spec.name:<18} {p.url}   (docs: {p.url}/docs)")
+        _say(
+            f"  {'mail-sink':<18} {sinks[0].url}/messages   (SMTP 127.0.0.1:{smtp_port}, files in {DATA_DIR / 'mail'})"
+        )
+        _say(f"  {'sms-sink':<18} {sinks[1].url}/messages")
         _say(f"API: http://localhost:{gateway.port}   Ctrl-C stops everything")
         if client is not None:
             _say(f"web client: http://localhost:{client.port}")
@@ -101,7 +119,7 @@ def run(webclient_dist: Path | None = None) -> int:
     except _Stop as stop:
         _say(f"{stop}: stopping")
     finally:
-        # Reverse order: the gateway stops taking requests first, the registry goes last.
+        # Reverse order: the gateway stops taking requests first, the registry and the sinks last.
         for p in reversed(processes):
             p.stop()
         _say("stopped")
