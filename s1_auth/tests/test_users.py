@@ -28,7 +28,7 @@ async def test_me_describes_the_caller_from_the_token(
     response = await client.get("/me", headers=caller.headers)
 
     assert response.status_code == 200
-    assert response.json() == {"user": {"sub": caller.id, "role": who, "email": caller.email}}
+    assert response.json() == {"user": {"sub": caller.id, "role": who, "email": caller.email, "name": None}}
     assert isinstance(response.json()["user"]["sub"], int)
 
 
@@ -68,10 +68,10 @@ async def test_staff_list_users(
     body = response.json()
     assert set(body) == {"users", "next_cursor"}
     for listed in body["users"]:
-        assert set(listed) == {"id", "email", "role"}
+        assert set(listed) == {"id", "email", "role", "name", "active"}
     everyone = await _all_pages(client, caller)
     by_id = {u["id"]: u for u in everyone}
-    assert by_id[user.id] == {"id": user.id, "email": user.email, "role": "user"}
+    assert by_id[user.id] == {"id": user.id, "email": user.email, "role": "user", "name": None, "active": True}
     assert by_id[staff.id]["role"] == "staff"
     assert by_id[admin.id]["role"] == "admin"
     ids = [u["id"] for u in everyone]
@@ -154,7 +154,7 @@ async def test_a_user_may_read_themselves(client: httpx.AsyncClient, user: Accou
     response = await client.get(f"/users/{user.id}", headers=user.headers)
 
     assert response.status_code == 200
-    assert response.json() == {"id": user.id, "email": user.email, "role": "user"}
+    assert response.json() == {"id": user.id, "email": user.email, "role": "user", "name": None, "active": True}
 
 
 async def test_a_user_may_not_read_another_user(client: httpx.AsyncClient, user: Account, other_user: Account) -> None:
@@ -180,7 +180,7 @@ async def test_staff_read_anyone(
     response = await client.get(f"/users/{user.id}", headers=caller.headers)
 
     assert response.status_code == 200
-    assert response.json() == {"id": user.id, "email": user.email, "role": "user"}
+    assert response.json() == {"id": user.id, "email": user.email, "role": "user", "name": None, "active": True}
 
 
 async def test_an_unknown_id_is_404_for_staff(client: httpx.AsyncClient, staff: Account) -> None:
@@ -200,7 +200,7 @@ async def test_another_service_reads_a_user_with_the_service_credential(
     """S4 checks an assignee's role and S6 finds a recipient's address this way."""
     response = await client.get(f"/users/{user.id}", headers={"X-Service-Token": TEST_SERVICE_TOKEN})
     assert response.status_code == 200
-    assert response.json() == {"id": user.id, "email": user.email, "role": "user"}
+    assert response.json() == {"id": user.id, "email": user.email, "role": "user", "name": None, "active": True}
     missing = await client.get("/users/2147483647", headers={"X-Service-Token": TEST_SERVICE_TOKEN})
     assert missing.status_code == 404
 
