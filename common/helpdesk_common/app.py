@@ -12,6 +12,11 @@ routers and, where it has them, start-up hooks, background jobs and readiness ch
 waits for open connections to finish before it runs the lifespan's shutdown, so a response
 that never ends by itself (S6's event streams) must end on that event, or it holds the
 shutdown until the process is killed (and nothing deregisters).
+
+Every service that verifies user tokens (`verifies_tokens`, the default) also keeps S1's
+revocations (token_state.py): `app.state.token_state`, refreshed by the background job
+"token-state" from S1's feed (or from `token_state_feed`: S1 reads its own database). A service
+with no user routes (the registry) passes `verifies_tokens=False`.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from helpdesk_common.migrations import run_migrations
 from helpdesk_common.registry_client import RegistryClient
 from helpdesk_common.service_client import ServiceClient
 from helpdesk_common.settings import ServiceSettings
+from helpdesk_common.token_state import TokenStateCache, TokenStateFeed, fetch_from_auth_service, keep_token_state
 from helpdesk_common.workers import BackgroundJob, JobRunner, start_jobs, stop_jobs
 
 logger = logging.getLogger("helpdesk.app")
@@ -92,6 +98,8 @@ def create_app(
     background_jobs: Sequence[BackgroundJob] = (),
     ready_checks: Sequence[ReadyCheck] = (),
     health_details: Callable[[FastAPI], dict[str, Any]] | None = None,
+    verifies_tokens: bool = True,
+    token_state_feed: TokenStateFeed = fetch_from_auth_service,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -124,7 +132,7 @@ def create_app(
                         )
             for hook in on_startup:
                 await hook(app)
-            jobs = app.state.jobs = await start_jobs(app, tuple(background_jobs))
+            jobs = app.state.jobs = await start_jobs(app, all_jobs)
             if registers and settings.registry_url:
                 registration = asyncio.create_task(app.state.registry.keep_registered())
             logger.info("started", extra={"port": settings.port})
@@ -144,9 +152,20 @@ def create_app(
             logger.info("stopped")
             await access_log.stop()
 
+    all_jobs = tuple(background_jobs)
+    if verifies_tokens:
+
+        async def token_state(app: FastAPI) -> None:
+            await keep_token_state(app, token_state_feed)
+
+        # First, so that the service's own jobs start with it already polling.
+        all_jobs = (BackgroundJob("token-state", token_state), *all_jobs)
+
     access_log = AccessLog(settings.service_name, enabled=settings.access_log)
     app = FastAPI(title=title, description=description, lifespan=lifespan)
     app.state.settings = settings
+    if verifies_tokens:
+        app.state.token_state = TokenStateCache()
     app.state.access_log = access_log
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware, access_log=access_log)

@@ -4,6 +4,10 @@ Routes declare who may call them: `user: CurrentUser`, `dependencies=[Depends(re
 `StaffUser`, `AdminUser`, or `ServiceOrStaff` / `ServiceOrUser` for endpoints that other
 services call with the shared service credential (`X-Service-Token`). `CallerToken` is the
 caller's raw bearer token, for calling a peer with the caller's own rights.
+
+A token that verifies is still refused when S1 has revoked it (an older token version, a
+deactivated user, an ended session): `app.state.token_state`, kept fresh by a background job
+(token_state.py), is consulted for every token, in memory.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from fastapi import Depends, Request
 from helpdesk_common.errors import ApiError
 from helpdesk_common.security import InvalidToken, TokenUser, decode_access_token
 from helpdesk_common.settings import ServiceSettings
+from helpdesk_common.token_state import TokenStateCache
 
 SERVICE_TOKEN_HEADER = "X-Service-Token"  # noqa: S105 - a header name, not a secret
+TOKEN_REVOKED = "This token is no longer valid (signed out, password or role changed); sign in again."  # noqa: S105
 _UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
 
 
@@ -44,9 +50,13 @@ def user_from_request(request: Request) -> TokenUser:
         raise ApiError(401, "Authentication required: missing bearer token.", headers=_UNAUTHORIZED_HEADERS)
     settings = _settings(request)
     try:
-        return decode_access_token(token, secret=settings.jwt_secret, algorithm=settings.jwt_algorithm)
+        user = decode_access_token(token, secret=settings.jwt_secret, algorithm=settings.jwt_algorithm)
     except InvalidToken:
         raise ApiError(401, "Invalid or expired token.", headers=_UNAUTHORIZED_HEADERS) from None
+    revocations: TokenStateCache | None = getattr(request.app.state, "token_state", None)
+    if revocations is not None and revocations.refuses(user):
+        raise ApiError(401, TOKEN_REVOKED, headers=_UNAUTHORIZED_HEADERS)
+    return user
 
 
 # The dependencies are `async def` although they never await: FastAPI runs a plain `def`

@@ -3,6 +3,13 @@
 `decode_access_token` pins the accepted algorithm and catches every JOSEError, so a token
 with `alg: none`, another algorithm, a bad signature or a malformed body is an
 InvalidToken, never a crash.
+
+Besides `sub`, `role`, `email`, `iat` and `exp`, S1's tokens carry `tv` (the user's token
+version: S1 bumps it on a password change, a role change or a deactivation, and every service
+refuses tokens with an older one, see token_state.py) and `sid` (the session the token was
+issued in: a logout or a reused refresh token ends it). Both are optional: a token without
+`tv` counts as version 0 and one without `sid` belongs to no session, so tokens minted
+without them (tests, older tokens) stay valid until the user's version moves.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ class TokenUser:
     id: int
     role: Role
     email: str
+    token_version: int = 0
+    session_id: int | None = None
 
     @property
     def is_staff(self) -> bool:
@@ -39,11 +48,33 @@ class TokenUser:
 
 
 def create_access_token(
-    *, user_id: int, role: str, email: str, secret: str, algorithm: str, ttl_seconds: int, now: float | None = None
+    *,
+    user_id: int,
+    role: str,
+    email: str,
+    secret: str,
+    algorithm: str,
+    ttl_seconds: int,
+    now: float | None = None,
+    token_version: int = 0,
+    session_id: int | None = None,
 ) -> str:
     issued = int(now if now is not None else time.time())
-    claims = {"sub": str(user_id), "role": role, "email": email, "iat": issued, "exp": issued + ttl_seconds}
+    claims: dict[str, object] = {
+        "sub": str(user_id),
+        "role": role,
+        "email": email,
+        "iat": issued,
+        "exp": issued + ttl_seconds,
+        "tv": token_version,
+    }
+    if session_id is not None:
+        claims["sid"] = session_id
     return jwt.encode(claims, secret, algorithm=algorithm)
+
+
+def _int_claim(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def decode_access_token(token: str, *, secret: str, algorithm: str) -> TokenUser:
@@ -65,4 +96,10 @@ def decode_access_token(token: str, *, secret: str, algorithm: str) -> TokenUser
         raise InvalidToken("bad role")
     if not isinstance(email, str):
         raise InvalidToken("bad email")
-    return TokenUser(id=int(sub), role=role, email=email)
+    token_version = claims.get("tv", 0)
+    if not _int_claim(token_version) or token_version < 0:
+        raise InvalidToken("bad token version")
+    session_id = claims.get("sid")
+    if session_id is not None and (not _int_claim(session_id) or session_id <= 0):
+        raise InvalidToken("bad session id")
+    return TokenUser(id=int(sub), role=role, email=email, token_version=token_version, session_id=session_id)

@@ -35,7 +35,13 @@ class ServiceSettings(BaseSettings):
 
     jwt_secret: str = DEV_JWT_SECRET
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
-    jwt_ttl_seconds: int = Field(default=3600, ge=60)
+    # Lifetime of the access tokens S1 signs. Short, because a token is checked without asking
+    # S1: a session that ends (logout, password change, deactivation) is refused everywhere
+    # within TOKEN_STATE_POLL_SECONDS, and anything the revocation feed could miss (a service
+    # started while S1 was unreachable) within this lifetime. Refresh tokens keep users signed in.
+    jwt_ttl_seconds: int = Field(default=900, ge=60)
+    # How often a service asks S1 which tokens it has revoked (helpdesk_common.token_state).
+    token_state_poll_seconds: float = Field(default=2.0, gt=0, le=60)
 
     # Shared credential that services present to each other (X-Service-Token).
     service_token: str = DEV_SERVICE_TOKEN

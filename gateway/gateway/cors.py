@@ -30,14 +30,16 @@ class CorsPolicy:
     def allows(self, origin: bytes | None) -> bool:
         return origin is not None and (self.allow_any or origin in self.origins)
 
-    @staticmethod
-    def response_headers(origin: bytes) -> Headers:
+    def response_headers(self, origin: bytes) -> Headers:
         """Headers for a response to an allowed origin (call `allows` first)."""
-        return [
+        headers = [
             (b"access-control-allow-origin", origin),
             (b"vary", b"Origin"),
-            (b"access-control-expose-headers", b"X-Request-ID"),
+            (b"access-control-expose-headers", b"X-Request-ID, ETag"),
         ]
+        if origin in self.origins:
+            headers.append((b"access-control-allow-credentials", b"true"))
+        return headers
 
 
 def _join(values: Sequence[str]) -> bytes:

@@ -28,7 +28,7 @@ class Settings(ServiceSettings):
         default_factory=lambda: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     )
     cors_allow_headers: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key"]
+        default_factory=lambda: ["Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key", "If-Match"]
     )
     cors_max_age: int = Field(default=600, ge=0)
 

@@ -7,8 +7,16 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from helpdesk_common.app import create_app
+from helpdesk_common.workers import BackgroundJob
 from s1_auth.routes import router
-from s1_auth.service import ensure_first_admin, start_password_hasher
+from s1_auth.service import (
+    ensure_first_admin,
+    keep_trusted_proxies_resolved,
+    prune_sessions,
+    start_password_hasher,
+    start_trusted_proxies,
+    token_state_from_database,
+)
 from s1_auth.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -18,9 +26,15 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     return create_app(
         settings or Settings(),
         title="S1 auth",
-        description="Accounts, password login with a throttle, JWTs and roles.",
+        description="Accounts, password login with a throttle, sessions with rotating refresh tokens, JWTs and roles.",
         routers=[(router, "")],
         migrations_dir=MIGRATIONS_DIR,
         # The hasher first: the first admin's password is hashed with it.
-        on_startup=[start_password_hasher, ensure_first_admin],
+        on_startup=[start_password_hasher, start_trusted_proxies, ensure_first_admin],
+        background_jobs=[
+            BackgroundJob("trusted-proxies", keep_trusted_proxies_resolved),
+            BackgroundJob("session-pruner", prune_sessions),
+        ],
+        # S1 knows its own revocations from its database, not over HTTP.
+        token_state_feed=token_state_from_database,
     )

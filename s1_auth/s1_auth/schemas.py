@@ -6,11 +6,12 @@ Inputs are strict: `{"email": 5}` is a 400, never coerced to "5". Text PostgreSQ
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from helpdesk_common.security import Role
@@ -20,6 +21,11 @@ PASSWORD_MIN = 8
 PASSWORD_MAX = 1024
 # RFC 3696's historical limit; email-validator then applies the real one (254).
 EMAIL_MAX = 320
+NAME_MAX = 100
+# Refresh tokens are 43 URL-safe characters; anything much longer is not one of ours.
+REFRESH_TOKEN_MAX = 256
+USER_SEARCH_MAX = 100
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def normalize_email(value: str) -> str:
@@ -80,6 +86,18 @@ def _email_address(value: str) -> str:
         ) from None
 
 
+def _display_name(value: str) -> str | None:
+    # Blank means "no name" (an empty form field), like an explicit null.
+    value = value.strip()
+    if not value:
+        return None
+    if len(value) > NAME_MAX:
+        raise PydanticCustomError("name_too_long", "must be at most {max} characters", {"max": NAME_MAX})
+    if _CONTROL.search(value):
+        raise PydanticCustomError("control_characters", "must not contain control characters")
+    return _storable(value)
+
+
 EmailIn = Annotated[
     str, StringConstraints(max_length=EMAIL_MAX), AfterValidator(_storable), AfterValidator(_email_address)
 ]
@@ -89,6 +107,8 @@ NewPassword = Annotated[
     StringConstraints(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX),
     AfterValidator(_storable),
 ]
+# Bounded before trimming too, so a megabyte of spaces is refused without being scanned twice.
+NameText = Annotated[str, StringConstraints(max_length=NAME_MAX * 4), AfterValidator(_display_name)]
 LoginEmail = Annotated[str, StringConstraints(min_length=1, max_length=EMAIL_MAX), AfterValidator(_storable)]
 LoginPassword = Annotated[
     str,
@@ -98,6 +118,10 @@ LoginPassword = Annotated[
 ]
 
 
+RefreshTokenIn = Annotated[str, StringConstraints(min_length=1, max_length=REFRESH_TOKEN_MAX)]
+RefreshVia = Literal["body", "cookie"]
+
+
 class RegisterIn(BaseModel):
     """POST /register. Any other key (notably `role`) is ignored: self-registration is always `user`."""
 
@@ -105,15 +129,61 @@ class RegisterIn(BaseModel):
 
     email: EmailIn
     password: NewPassword
+    name: NameText | None = None
 
 
 class LoginIn(BaseModel):
-    """POST /login. The email is not validated as an address here (see `login_email`)."""
+    """POST /login. The email is not validated as an address here (see `login_email`).
+
+    `refresh_via`: "body" (default, API clients) puts the refresh token in the answer;
+    "cookie" (browsers) puts it in an HttpOnly cookie instead, out of reach of scripts.
+    """
 
     model_config = ConfigDict(strict=True, extra="ignore")
 
     email: LoginEmail
     password: LoginPassword
+    refresh_via: RefreshVia = "body"
+
+
+class RefreshIn(BaseModel):
+    """POST /refresh and POST /logout: the refresh token in the body, or (browsers) none here
+    and the cookie instead."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    refresh_token: RefreshTokenIn | None = None
+
+
+class PasswordChange(BaseModel):
+    """POST /password."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    current_password: LoginPassword
+    new_password: NewPassword
+
+    @model_validator(mode="after")
+    def _a_new_password(self) -> PasswordChange:
+        if self.new_password == self.current_password:
+            raise PydanticCustomError("same_password", "the new password must differ from the current one")
+        return self
+
+
+class MeUpdate(BaseModel):
+    """PATCH /me: the display name (null or blank removes it)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    name: NameText | None
+
+
+class ActiveUpdate(BaseModel):
+    """PATCH /users/{id}/active."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    active: bool
 
 
 class RoleUpdate(BaseModel):
@@ -128,6 +198,8 @@ class UserRead(BaseModel):
     id: Id
     email: str
     role: Role
+    name: str | None
+    active: bool
 
 
 class UserList(BaseModel):
@@ -135,18 +207,28 @@ class UserList(BaseModel):
     next_cursor: str | None
 
 
-class TokenOut(BaseModel):
+class AccessTokenOut(BaseModel):
+    """A new access token for the caller's current session (POST /password)."""
+
     token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the scheme's name, not a secret
     expires_in: int
 
 
+class TokenOut(AccessTokenOut):
+    """POST /login and POST /refresh. `refresh_token` is null when it went into the cookie."""
+
+    refresh_token: str | None
+    refresh_expires_in: int
+
+
 class MeUser(BaseModel):
-    """The caller as their token describes them (the original system's shape: `sub` is the id)."""
+    """The caller (the original system's shape: `sub` is the id), as the database has them now."""
 
     sub: int
     role: Role
     email: str
+    name: str | None
 
 
 class MeOut(BaseModel):

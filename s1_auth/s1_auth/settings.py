@@ -1,8 +1,15 @@
-"""S1's settings: the shared ones plus the first admin, the login throttle and the password hash cost."""
+"""S1's settings: the shared ones plus the first admin, sessions, the throttles, the trusted
+proxies and the password hash cost."""
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
+import ipaddress
+import json
+import re
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode
 
 from helpdesk_common.settings import ServiceSettings
 from s1_auth.schemas import PASSWORD_MAX, PASSWORD_MIN, normalize_email, normalize_password
@@ -10,6 +17,9 @@ from s1_auth.schemas import PASSWORD_MAX, PASSWORD_MIN, normalize_email, normali
 # OWASP's minimum for argon2id (Password Storage Cheat Sheet): 19 MiB, 2 iterations, 1 lane.
 OWASP_ARGON2_MEMORY_KIB = 19_456
 OWASP_ARGON2_TIME_COST = 2
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 
 
 class Settings(ServiceSettings):
@@ -26,9 +36,30 @@ class Settings(ServiceSettings):
     login_max_failures_per_email: int = Field(default=5, ge=1)
     login_max_failures_per_ip: int = Field(default=20, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1, le=86_400)
-    # Take the client address from the rightmost X-Forwarded-For entry (the one the gateway
-    # appends). Turn off if S1 can be reached without going through the gateway.
-    trust_forwarded_for: bool = True
+    # Registration: this many attempts from one client address within the window, then 429.
+    register_max_per_ip: int = Field(default=10, ge=1)
+    register_window_seconds: int = Field(default=600, ge=1, le=86_400)
+    # Registration hashes run on threads of their own (at most this many at once), never on
+    # the ones logins use, and at most `register_queue_max` wait for one (then 503): a burst
+    # of registrations cannot make logins wait.
+    register_hash_concurrency: int = Field(default=1, ge=1, le=16)
+    register_queue_max: int = Field(default=8, ge=0, le=1000)
+
+    # Addresses (IPs, CIDR ranges or host names, resolved every 30 s) of the proxies in front
+    # of S1 whose X-Forwarded-For entries are believed: the gateway. The client is the
+    # rightmost address that is not one of them. Loopback by default (make up: the gateway on
+    # the same host); compose sets the gateway's service name. JSON or comma-separated.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.0/8", "::1"])
+
+    # Sessions: a refresh token lives this long unused (each use issues a new one, for as long
+    # again), 30 days by default.
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=300, le=366 * 24 * 3600)
+    # Browsers get the refresh token as an HttpOnly cookie scoped to the refresh and logout
+    # paths as the browser sees them (behind the gateway's /auth prefix). Secure: sent over
+    # HTTPS only (browsers treat http://localhost as secure too); off only for a plain-HTTP
+    # deployment on another host name, which should not exist.
+    refresh_cookie_secure: bool = True
+    public_path_prefix: str = "/auth"
 
     # Password hashing (argon2id). Hashes run in worker threads, at most this many at once, so
     # a burst of logins cannot take every core from the rest of the service.
@@ -36,6 +67,37 @@ class Settings(ServiceSettings):
     argon2_memory_cost_kib: int = Field(default=OWASP_ARGON2_MEMORY_KIB, ge=8)
     argon2_time_cost: int = Field(default=OWASP_ARGON2_TIME_COST, ge=1)
     argon2_parallelism: int = Field(default=1, ge=1, le=16)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses_or_host_names(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                if not _HOST_NAME.match(entry):
+                    raise ValueError(
+                        f"TRUSTED_PROXIES: {entry!r} is neither an address, a range nor a host name"
+                    ) from None
+        return value
+
+    @field_validator("public_path_prefix")
+    @classmethod
+    def _path_prefix(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if value and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value):
+            raise ValueError("PUBLIC_PATH_PREFIX must be a path like /auth")
+        return value
 
     @model_validator(mode="after")
     def _check_auth_settings(self) -> Settings:

@@ -39,6 +39,8 @@ APP_SETTINGS: dict[str, Any] = {
     "admin_email": ADMIN_EMAIL,
     "admin_password": ADMIN_PASSWORD,
     "hash_concurrency": 2,
+    # S1's own revocation cache re-reads the database this often (tests wait for it with a deadline).
+    "token_state_poll_seconds": 0.1,
     **FAST_HASH,
     **THROTTLE,
 }
@@ -68,10 +70,22 @@ class Account:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-async def login(client: httpx.AsyncClient, email: str, password: str, *, ip: str | None = None) -> httpx.Response:
+async def login(
+    client: httpx.AsyncClient, email: str, password: str, *, ip: str | None = None, **extra: Any
+) -> httpx.Response:
     return await client.post(
-        "/login", json={"email": email, "password": password}, headers={"X-Forwarded-For": ip or random_ip()}
+        "/login",
+        json={"email": email, "password": password, **extra},
+        headers={"X-Forwarded-For": ip or random_ip()},
     )
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def refresh(client: httpx.AsyncClient, refresh_token: str) -> httpx.Response:
+    return await client.post("/refresh", json={"refresh_token": refresh_token})
 
 
 async def token_for(client: httpx.AsyncClient, email: str, password: str) -> str:

@@ -33,7 +33,7 @@ async def test_the_configured_admin_exists_and_can_log_in(
 ) -> None:
     assert await db.fetchval("SELECT role FROM users WHERE email = $1", ADMIN_EMAIL) == "admin"
     me = await client.get("/me", headers=admin.headers)
-    assert me.json()["user"] == {"sub": admin.id, "role": "admin", "email": ADMIN_EMAIL}
+    assert me.json()["user"] == {"sub": admin.id, "role": "admin", "email": ADMIN_EMAIL, "name": None}
 
 
 async def test_replicas_starting_together_create_one_admin(
@@ -43,14 +43,14 @@ async def test_replicas_starting_together_create_one_admin(
     # Hold every replica just before its insert until all three are there: each has found no
     # account, so all three insert at once, the worst case.
     all_found_no_account = asyncio.Barrier(3)
-    real_insert = UsersRepository.create_or_promote_admin
+    real_insert = UsersRepository.create_or_restore_admin
 
     async def insert_together(self: UsersRepository, **kwargs: Any) -> asyncpg.Record:
         async with asyncio.timeout(DEADLOCK_GUARD_SECONDS):
             await all_found_no_account.wait()
         return await real_insert(self, **kwargs)
 
-    monkeypatch.setattr(UsersRepository, "create_or_promote_admin", insert_together)
+    monkeypatch.setattr(UsersRepository, "create_or_restore_admin", insert_together)
 
     await start_replicas(database_dsn, 3, admin_email=f" {email.upper()} ", admin_password="boss-password")
 

@@ -31,9 +31,11 @@ async def test_login_answers_a_bearer_token_with_the_account_claims(client: http
 
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"token", "token_type", "expires_in"}
+    assert set(body) == {"token", "token_type", "expires_in", "refresh_token", "refresh_expires_in"}
     assert body["token_type"] == "bearer"
-    assert body["expires_in"] == 3600
+    assert body["expires_in"] == 900  # JWT_TTL_SECONDS' default
+    assert isinstance(body["refresh_token"], str) and len(body["refresh_token"]) >= 43
+    assert body["refresh_expires_in"] == 30 * 24 * 3600
     header = jwt.get_unverified_header(body["token"])
     assert header["alg"] == "HS256"
     claims = jwt.decode(body["token"], TEST_JWT_SECRET, algorithms=["HS256"])
@@ -41,7 +43,9 @@ async def test_login_answers_a_bearer_token_with_the_account_claims(client: http
     assert claims["role"] == "user"
     assert claims["email"] == user.email
     assert before <= claims["iat"] <= int(time.time())
-    assert claims["exp"] == claims["iat"] + 3600
+    assert claims["exp"] == claims["iat"] + 900
+    assert claims["tv"] == 0  # never changed yet
+    assert isinstance(claims["sid"], int) and claims["sid"] > 0
 
 
 async def test_the_token_works_on_me(client: httpx.AsyncClient, user: Account) -> None:
@@ -51,7 +55,7 @@ async def test_the_token_works_on_me(client: httpx.AsyncClient, user: Account) -
     me = await client.get("/me", headers={"Authorization": f"Bearer {token}"})
 
     assert me.status_code == 200
-    assert me.json() == {"user": {"sub": user.id, "role": "user", "email": user.email}}
+    assert me.json() == {"user": {"sub": user.id, "role": "user", "email": user.email, "name": None}}
 
 
 async def test_wrong_password_and_unknown_email_get_the_same_401(

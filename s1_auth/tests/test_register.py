@@ -20,10 +20,11 @@ async def test_register_answers_201_with_the_new_user(client: httpx.AsyncClient,
 
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"id", "email", "role"}
+    assert set(body) == {"id", "email", "role", "name", "active"}
     assert isinstance(body["id"], int) and body["id"] > 0
     assert body["email"] == email
     assert body["role"] == "user"
+    assert body["name"] is None and body["active"] is True
     stored = await db.fetchrow("SELECT email, role, password_hash FROM users WHERE id = $1", body["id"])
     assert stored["email"] == email and stored["role"] == "user"
     # Never the password itself: an argon2id hash of it.

@@ -47,7 +47,7 @@ async def test_an_admin_sets_any_role(
     response = await set_role(client, admin, user.id, role)
 
     assert response.status_code == 200
-    assert response.json() == {"id": user.id, "email": user.email, "role": role}
+    assert response.json() == {"id": user.id, "email": user.email, "role": role, "name": None, "active": True}
     assert await role_of(db, user.id) == role
 
 

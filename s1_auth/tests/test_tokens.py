@@ -70,7 +70,16 @@ BAD_AUTHORIZATION: dict[str, str | None] = {
     "no email": "Bearer " + _token(email=None),
 }
 
-ROUTES = ["GET /me", "GET /users", "GET /users/{id}", "PATCH /users/{id}/role"]
+# Each route with a body it would accept: only the token is wrong.
+ROUTES: dict[str, Any] = {
+    "GET /me": None,
+    "PATCH /me": {"name": "Mallory"},
+    "POST /password": {"current_password": "s3cret-passw0rd", "new_password": "taken-over-pw"},
+    "GET /users": None,
+    "GET /users/{id}": None,
+    "PATCH /users/{id}/role": {"role": "admin"},
+    "PATCH /users/{id}/active": {"active": False},
+}
 
 
 @pytest.mark.parametrize("authorization", BAD_AUTHORIZATION.values(), ids=BAD_AUTHORIZATION.keys())
@@ -80,14 +89,15 @@ async def test_a_bad_or_missing_token_is_401_and_changes_nothing(
 ) -> None:
     method, path = route.split(" ")
     headers = {} if authorization is None else {"Authorization": authorization}
-    body = {"role": "admin"} if method == "PATCH" else None
+    body = ROUTES[route]
+    before = await db.fetchrow("SELECT role, name, active, password_hash FROM users WHERE id = $1", user.id)
 
     response = await client.request(method, path.replace("{id}", str(user.id)), json=body, headers=headers)
 
     assert response.status_code == 401
     assert set(response.json()) == {"error"}
     assert response.headers["www-authenticate"] == "Bearer"
-    assert await db.fetchval("SELECT role FROM users WHERE id = $1", user.id) == "user"
+    assert await db.fetchrow("SELECT role, name, active, password_hash FROM users WHERE id = $1", user.id) == before
 
 
 async def test_the_scheme_name_is_case_insensitive(client: httpx.AsyncClient, user: Account) -> None:
@@ -96,9 +106,12 @@ async def test_the_scheme_name_is_case_insensitive(client: httpx.AsyncClient, us
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/register", "/login", "/health", "/ready", "/openapi.json"])
+@pytest.mark.parametrize("path", ["/register", "/login", "/refresh", "/logout", "/health", "/ready", "/openapi.json"])
 async def test_public_routes_need_no_token(client: httpx.AsyncClient, path: str) -> None:
-    if path in ("/register", "/login"):
+    if path in ("/refresh", "/logout"):
+        response = await client.post(path, json={"refresh_token": 5})
+        assert response.status_code == 400  # validation: these take a refresh token, not a bearer
+    elif path in ("/register", "/login"):
         response = await client.post(path, json={})
         assert response.status_code == 400  # validation, not authentication
     else:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -28,7 +30,7 @@ async def test_me_describes_the_caller_from_the_token(
     response = await client.get("/me", headers=caller.headers)
 
     assert response.status_code == 200
-    assert response.json() == {"user": {"sub": caller.id, "role": who, "email": caller.email}}
+    assert response.json() == {"user": {"sub": caller.id, "role": who, "email": caller.email, "name": None}}
     assert isinstance(response.json()["user"]["sub"], int)
 
 
@@ -68,10 +70,10 @@ async def test_staff_list_users(
     body = response.json()
     assert set(body) == {"users", "next_cursor"}
     for listed in body["users"]:
-        assert set(listed) == {"id", "email", "role"}
+        assert set(listed) == {"id", "email", "role", "name", "active"}
     everyone = await _all_pages(client, caller)
     by_id = {u["id"]: u for u in everyone}
-    assert by_id[user.id] == {"id": user.id, "email": user.email, "role": "user"}
+    assert by_id[user.id] == {"id": user.id, "email": user.email, "role": "user", "name": None, "active": True}
     assert by_id[staff.id]["role"] == "staff"
     assert by_id[admin.id]["role"] == "admin"
     ids = [u["id"] for u in everyone]
@@ -154,7 +156,7 @@ async def test_a_user_may_read_themselves(client: httpx.AsyncClient, user: Accou
     response = await client.get(f"/users/{user.id}", headers=user.headers)
 
     assert response.status_code == 200
-    assert response.json() == {"id": user.id, "email": user.email, "role": "user"}
+    assert response.json() == {"id": user.id, "email": user.email, "role": "user", "name": None, "active": True}
 
 
 async def test_a_user_may_not_read_another_user(client: httpx.AsyncClient, user: Account, other_user: Account) -> None:
@@ -180,7 +182,7 @@ async def test_staff_read_anyone(
     response = await client.get(f"/users/{user.id}", headers=caller.headers)
 
     assert response.status_code == 200
-    assert response.json() == {"id": user.id, "email": user.email, "role": "user"}
+    assert response.json() == {"id": user.id, "email": user.email, "role": "user", "name": None, "active": True}
 
 
 async def test_an_unknown_id_is_404_for_staff(client: httpx.AsyncClient, staff: Account) -> None:
@@ -200,7 +202,7 @@ async def test_another_service_reads_a_user_with_the_service_credential(
     """S4 checks an assignee's role and S6 finds a recipient's address this way."""
     response = await client.get(f"/users/{user.id}", headers={"X-Service-Token": TEST_SERVICE_TOKEN})
     assert response.status_code == 200
-    assert response.json() == {"id": user.id, "email": user.email, "role": "user"}
+    assert response.json() == {"id": user.id, "email": user.email, "role": "user", "name": None, "active": True}
     missing = await client.get("/users/2147483647", headers={"X-Service-Token": TEST_SERVICE_TOKEN})
     assert missing.status_code == 404
 
@@ -222,3 +224,98 @@ async def test_a_bad_id_is_400(client: httpx.AsyncClient, user: Account, staff: 
 
     assert response.status_code == 400
     assert "error" in response.json()
+
+
+# --- search, filters and the batch lookup -------------------------------------------------------
+
+
+async def named(client: httpx.AsyncClient, name: str | None, email_prefix: str = "person") -> dict[str, Any]:
+    email = f"{email_prefix}-{uuid.uuid4().hex[:10]}@{uuid.uuid4().hex[:6]}.example.com"
+    response = await client.post("/register", json={"email": email, "password": "long-enough", "name": name})
+    assert response.status_code == 201, response.text
+    user: dict[str, Any] = response.json()
+    return user
+
+
+async def found(client: httpx.AsyncClient, caller: Account, **params: Any) -> list[int]:
+    return [u["id"] for u in await _all_pages(client, caller, **params)]
+
+
+async def test_search_matches_the_beginnings_of_words_of_the_name_or_the_address(
+    client: httpx.AsyncClient, staff: Account
+) -> None:
+    marker = "zq" + uuid.uuid4().hex[:8]
+    ada = await named(client, f"Ada {marker}ova")
+    grace = await named(client, f"Grace {marker}er", email_prefix=f"{marker}hop")
+    await named(client, "Someone Else")
+
+    assert await found(client, staff, q=marker) == [ada["id"], grace["id"]]
+    assert await found(client, staff, q=f"ada {marker}") == [ada["id"]]
+    assert await found(client, staff, q=f"{marker.upper()}HOP") == [grace["id"]]  # the address, any case
+    domain = grace["email"].split("@")[1].split(".")[0]
+    assert await found(client, staff, q=domain) == [grace["id"]]
+    assert await found(client, staff, q=grace["email"]) == [grace["id"]]  # a whole address too
+    assert await found(client, staff, q=f"{marker} nobodyatall") == []
+
+
+async def test_search_combines_with_the_role_and_active_filters_and_pages(
+    client: httpx.AsyncClient, db: asyncpg.Connection, admin: Account
+) -> None:
+    marker = "zr" + uuid.uuid4().hex[:8]
+    people = [await named(client, f"{marker} {n}") for n in range(5)]
+    await client.patch(f"/users/{people[0]['id']}/role", json={"role": "staff"}, headers=admin.headers)
+    await client.patch(f"/users/{people[1]['id']}/active", json={"active": False}, headers=admin.headers)
+
+    assert await found(client, admin, q=marker, role="staff") == [people[0]["id"]]
+    assert await found(client, admin, q=marker, active="false") == [people[1]["id"]]
+    assert await found(client, admin, q=marker, active="true", limit=2) == [
+        p["id"] for p in people if p is not people[1]
+    ]
+
+
+@pytest.mark.parametrize("q", ["", "   ", "@", "&|!():*'\\", "a" * 100])
+async def test_search_text_is_never_an_error(client: httpx.AsyncClient, staff: Account, q: str) -> None:
+    response = await client.get("/users", params={"q": q}, headers=staff.headers)
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("who", ["staff", "service"])
+async def test_a_batch_of_ids_in_one_call(
+    client: httpx.AsyncClient, user: Account, other_user: Account, staff: Account, who: str
+) -> None:
+    """S2 names the requesters of a page of tickets with one such call."""
+    headers = staff.headers if who == "staff" else {"X-Service-Token": TEST_SERVICE_TOKEN}
+    ids = f"{other_user.id},{user.id},2147483647,{user.id}"
+
+    response = await client.get("/users", params={"ids": ids, "limit": 200}, headers=headers)
+
+    assert response.status_code == 200
+    assert [u["id"] for u in response.json()["users"]] == sorted([user.id, other_user.id])
+    assert response.json()["next_cursor"] is None
+
+
+async def test_200_ids_at_once_are_accepted(client: httpx.AsyncClient, staff: Account) -> None:
+    ids = ",".join(str(i) for i in range(1, 201))
+
+    assert (await client.get("/users", params={"ids": ids, "limit": 200}, headers=staff.headers)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "ids", ["", "a", "1,,2", "1;2", "0", "-1", "1.5", "2147483648", ",".join(["1"] * 201), " "], ids=repr
+)
+async def test_bad_ids_are_400(client: httpx.AsyncClient, staff: Account, ids: str) -> None:
+    response = await client.get("/users", params={"ids": ids}, headers=staff.headers)
+
+    assert response.status_code == 400
+    assert "ids" in {d["field"] for d in response.json()["details"]}
+
+
+@pytest.mark.parametrize("params", [{"active": "maybe"}, {"q": "x" * 101}])
+async def test_other_bad_filters_are_400(client: httpx.AsyncClient, staff: Account, params: dict[str, str]) -> None:
+    assert (await client.get("/users", params=params, headers=staff.headers)).status_code == 400
+
+
+async def test_the_service_credential_lists_users_but_a_user_may_not(client: httpx.AsyncClient, user: Account) -> None:
+    assert (await client.get("/users", headers={"X-Service-Token": TEST_SERVICE_TOKEN})).status_code == 200
+    assert (await client.get("/users", params={"ids": str(user.id)}, headers=user.headers)).status_code == 403

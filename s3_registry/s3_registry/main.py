@@ -38,6 +38,8 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         routers=[(router, "")],
         uses_database=False,
         registers=False,
+        # No user routes: only the service credential is checked here, so no revocation feed.
+        verifies_tokens=False,
         background_jobs=[BackgroundJob("health-checks", health_checks)],
         health_details=registry_health,
     )
