@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from helpdesk_fleet.fleet import Account, Fleet
+from helpdesk_fleet.fleet import Account, Fleet, poll_until
 
 pytestmark = pytest.mark.xdist_group("fleet")
 
@@ -75,7 +75,7 @@ def test_anyone_may_register_and_is_always_a_plain_user(fleet: Fleet, accounts: 
         "/auth/register", json={"email": email, "password": "long-enough-pw", "role": "admin"}
     )
     assert response.status_code == 201, response.text
-    assert response.json() == {"id": response.json()["id"], "email": email, "role": "user"}
+    assert response.json() == {"id": response.json()["id"], "email": email, "role": "user", "name": None, "active": True}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -132,11 +132,16 @@ def test_only_an_admin_changes_roles_and_the_change_reaches_new_tokens(fleet: Fl
     refused = fleet.client(staff.token).patch(f"/auth/users/{promoted.id}/role", json={"role": "admin"})
     assert refused.status_code == 403
     granted = fleet.client(fleet.admin_token).patch(f"/auth/users/{promoted.id}/role", json={"role": "staff"})
-    assert granted.json() == {"id": promoted.id, "email": promoted.email, "role": "staff"}
+    assert granted.json() == {"id": promoted.id, "email": promoted.email, "role": "staff", "name": None, "active": True}
     fresh_token = fleet.login(promoted.email)
     me = fleet.client(fresh_token).get("/auth/me").json()
-    assert me == {"user": {"sub": promoted.id, "role": "staff", "email": promoted.email}}
+    assert me == {"user": {"sub": promoted.id, "role": "staff", "email": promoted.email, "name": None}}
     assert fleet.client(fresh_token).get("/auth/users").status_code == 200
+    # The token issued before the change stops working everywhere (S1's token-state feed).
+    poll_until(
+        lambda: fleet.client(promoted.token).get("/tickets").status_code == 401,
+        what="S2 to refuse the token issued before the role change",
+    )
 
 
 def test_the_registry_listing_shows_the_fleet_to_admins(fleet: Fleet, accounts: dict[str, Account]) -> None:

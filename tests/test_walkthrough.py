@@ -53,6 +53,8 @@ def assert_matches(expected: Any, actual: Any, where: str = "$") -> None:
         for key, value in expected.items():
             if key == "token":
                 assert JWT.match(actual[key]), f"{where}.token: {actual[key]!r}"
+            elif key == "refresh_token":  # opaque and random: its shape, not its value
+                assert re.fullmatch(r"[A-Za-z0-9_-]{32,}", actual[key]), f"{where}.refresh_token: {actual[key]!r}"
             elif key in ("created_at", "updated_at"):
                 assert TIMESTAMP.match(actual[key]), f"{where}.{key}: {actual[key]!r}"
             else:
