@@ -75,7 +75,13 @@ def test_anyone_may_register_and_is_always_a_plain_user(fleet: Fleet, accounts: 
         "/auth/register", json={"email": email, "password": "long-enough-pw", "role": "admin"}
     )
     assert response.status_code == 201, response.text
-    assert response.json() == {"id": response.json()["id"], "email": email, "role": "user", "name": None, "active": True}
+    assert response.json() == {
+        "id": response.json()["id"],
+        "email": email,
+        "role": "user",
+        "name": None,
+        "active": True,
+    }
 
 
 @pytest.mark.parametrize("role", ROLES)
