@@ -83,7 +83,7 @@ def staff_or_owner_view(row: asyncpg.Record, requesters: dict[int, Requester] | 
 )
 async def create_ticket(body: TicketCreate, user: CurrentUser, repo: Repository) -> Response:
     row = await service.create(repo, user=user, ticket=body)
-    return json_response(ticket_read(row), status_code=201)
+    return json_response(ticket_read(row), status_code=201, headers={"ETag": service.etag(row)})
 
 
 @router.get(

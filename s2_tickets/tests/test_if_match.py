@@ -153,3 +153,12 @@ async def test_a_bad_body_with_a_good_if_match_is_400_and_keeps_the_version(
 
     assert response.status_code == 400
     assert await etag_of(client, user, ticket["id"]) == etag
+
+
+async def test_a_new_ticket_answers_with_its_first_etag(client: httpx.AsyncClient, user: Caller) -> None:
+    response = await client.post(
+        "/", json={"title": "New", "description": "Fresh.", "category": "bug"}, headers=user.headers
+    )
+
+    assert response.status_code == 201
+    assert response.headers["etag"] == '"1"'
