@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-# The public shape of a ticket; `search` (the tsvector) stays inside the database.
-TICKET_COLUMNS = "id, user_id, title, description, category, status, priority, assigned_to, created_at, updated_at"
+from helpdesk_common.vocabulary import CATEGORIES, PRIORITIES, STATUSES
+
+# The public shape of a ticket, and its version (the ETag, not in the JSON); `search` (the
+# tsvector) stays inside the database.
+TICKET_COLUMNS = (
+    "id, user_id, title, description, category, status, priority, assigned_to, created_at, updated_at, version"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketSearch:
+    """What `?q=` asks for, already split by the service (see `service.parse_search`).
+
+    - `websearch`: text for websearch_to_tsquery (stemmed words, "phrases", or, -word);
+    - `prefix`: the last word, being typed, matched as the beginning of a word (letters and
+      digits only, so it can never be tsquery syntax), joined to the rest with AND (or OR when
+      the user wrote `or` before it);
+    - `ticket_id`: `#123` or `123` also finds ticket 123 itself.
+    """
+
+    websearch: str | None = None
+    prefix: str | None = None
+    prefix_joins_with_or: bool = False
+    ticket_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +43,8 @@ class TicketFilters:
     priority: str | None = None
     category: str | None = None
     assigned_to: int | None = None
-    search: str | None = None
+    user_id: int | None = None
+    search: TicketSearch | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +63,7 @@ def list_query(
     Only fixed SQL fragments are assembled here; every value is a bound parameter. Each filter
     has an index ending in (created_at DESC, id DESC) (see migrations/001_tickets.sql), and the
     keyset condition is a row comparison in that same order, so a page is one index range scan.
+    A search goes through the GIN index instead (see the end).
     """
     conditions: list[str] = []
     args: list[Any] = []
@@ -49,24 +74,69 @@ def list_query(
 
     if owner_id is not None:
         conditions.append(f"user_id = {bind(owner_id)}")
+    # The vocabulary filters are written into the SQL, not bound: their values come from a closed
+    # list (checked again here), and a plan that knows the value is what keeps it on the right
+    # index. With `status = $1`, the generic plan PostgreSQL switches to after five executions
+    # of a prepared statement cannot tell a rare status from the common one, and was seen
+    # walking the created_at index filtering for it. Everything a user types stays bound.
     if filters.status is not None:
-        conditions.append(f"status = {bind(filters.status)}")
+        conditions.append(f"status = {_vocabulary(filters.status, STATUSES)}")
     if filters.priority is not None:
-        conditions.append(f"priority = {bind(filters.priority)}")
+        conditions.append(f"priority = {_vocabulary(filters.priority, PRIORITIES)}")
     if filters.category is not None:
-        conditions.append(f"category = {bind(filters.category)}")
+        conditions.append(f"category = {_vocabulary(filters.category, CATEGORIES)}")
     if filters.assigned_to is not None:
         conditions.append(f"assigned_to = {bind(filters.assigned_to)}")
+    if filters.user_id is not None:
+        conditions.append(f"user_id = {bind(filters.user_id)}")
     if filters.search is not None:
-        # websearch_to_tsquery never raises on user input (quotes, "or", "-word" all work),
-        # and the GIN index on `search` answers it; never LIKE '%...%'.
-        conditions.append(f"search @@ websearch_to_tsquery('english', {bind(filters.search)})")
+        conditions.append(_search_condition(filters.search, bind))
     if after is not None:
         conditions.append(f"(created_at, id) < ({bind(after.created_at)}, {bind(after.id)})")
 
     where = " AND ".join(conditions) if conditions else "TRUE"
-    sql = f"SELECT {TICKET_COLUMNS} FROM tickets WHERE {where} ORDER BY created_at DESC, id DESC LIMIT {bind(limit)}"
-    return sql, args
+    order = f"ORDER BY created_at DESC, id DESC LIMIT {bind(limit)}"
+    if filters.search is None:
+        return f"SELECT {TICKET_COLUMNS} FROM tickets WHERE {where} {order}", args
+    # A search is answered from the text index, then sorted. Without the fence (OFFSET 0 keeps
+    # ORDER BY ... LIMIT out of the inner query) the planner may instead walk the whole
+    # created_at index hoping to meet `limit` matches early: it cannot know how rare a prefix
+    # (`printe:*`) or a generic plan's parameter is, and for a rare word that walk reads every
+    # row. Through the index, a search costs what it matches, whatever the table size.
+    return (
+        f"SELECT {TICKET_COLUMNS} FROM (SELECT {TICKET_COLUMNS} FROM tickets WHERE {where} OFFSET 0) AS found {order}",
+        args,
+    )
+
+
+def _vocabulary(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{value!r} is not one of {allowed}")
+    return f"'{value}'"
+
+
+def _search_condition(search: TicketSearch, bind: Callable[[Any], str]) -> str:
+    """`search @@ <tsquery>` (or the ticket id), every value bound.
+
+    websearch_to_tsquery never raises on user input (quotes, "or", "-word" all work), and
+    to_tsquery only ever sees `<letters and digits>:*`. The prefix is taken both stemmed
+    ('english': "printers" -> printer:*) and as typed ('simple': a stop word like "an" still
+    begins "android"). The GIN index on `search` answers all of it, prefixes included; never
+    LIKE '%...%'.
+    """
+    parts: list[str] = []
+    if search.websearch is not None:
+        parts.append(f"websearch_to_tsquery('english', {bind(search.websearch)})")
+    if search.prefix is not None:
+        word = bind(search.prefix + ":*")
+        parts.append(f"(to_tsquery('english', {word}) || to_tsquery('simple', {word}))")
+    tsquery = f" {'||' if search.prefix_joins_with_or else '&&'} ".join(parts) if parts else "''::tsquery"
+    if len(parts) > 1:
+        tsquery = f"({tsquery})"
+    condition = f"search @@ {tsquery}"
+    if search.ticket_id is not None:
+        condition = f"(id = {bind(search.ticket_id)} OR {condition})"
+    return condition
 
 
 class TicketsRepository:
@@ -113,10 +183,11 @@ class TicketsRepository:
         title: str | None = None,
         description: str | None = None,
         category: str | None = None,
+        versions: list[int] | None = None,
     ) -> asyncpg.Record | None:
         """Edit the given fields (None keeps the stored value). With an `owner_id`, only that
-        owner's ticket matches, so the visibility check and the write are one statement.
-        None when no ticket matched."""
+        owner's ticket matches, so the visibility check and the write are one statement; with
+        `versions` (If-Match), only while the ticket is one of them. None when no ticket matched."""
         row: asyncpg.Record | None = await self.conn.fetchrow(
             f"""
             UPDATE tickets
@@ -126,6 +197,7 @@ class TicketsRepository:
                    updated_at = now()
              WHERE id = $1
                AND ($2::integer IS NULL OR user_id = $2)
+               AND ($6::integer[] IS NULL OR version = ANY($6::integer[]))
             RETURNING {TICKET_COLUMNS}
             """,
             ticket_id,
@@ -133,5 +205,6 @@ class TicketsRepository:
             title,
             description,
             category,
+            versions,
         )
         return row

@@ -8,7 +8,7 @@ can never turn into a 500 further down.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
@@ -119,4 +119,24 @@ class TicketRead(BaseModel):
 
 class TicketList(BaseModel):
     tickets: list[TicketRead]
+    next_cursor: str | None
+
+
+class Requester(BaseModel):
+    """Who filed a ticket, as S1 knows them (staff views only).
+
+    `lookup`: "ok"; "unavailable" when S1 could not be asked just now (name and email null:
+    the list still answers); "unknown" when S1 has no such user."""
+
+    name: str | None
+    email: str | None
+    lookup: Literal["ok", "unavailable", "unknown"]
+
+
+class StaffTicketRead(TicketRead):
+    requester: Requester
+
+
+class StaffTicketList(BaseModel):
+    tickets: list[StaffTicketRead]
     next_cursor: str | None

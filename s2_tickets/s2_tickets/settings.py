@@ -1,6 +1,19 @@
+"""S2's settings: the shared ones, plus how it names requesters in staff views."""
+
+from pydantic import Field
+
 from helpdesk_common.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
     service_name: str = "s2-tickets"
     port: int = 3002
+
+    # Staff views name each ticket's requester, asked from S1 a page at a time and kept this
+    # long (a renamed user shows under the new name within this time) ...
+    requester_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # ... for at most this many users (least recently used go first) ...
+    requester_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
+    # ... waiting at most this long for S1; after a failure S1 is left alone for a few seconds
+    # and lists answer with the names they have (or none) meanwhile.
+    requester_lookup_timeout_seconds: float = Field(default=1.0, gt=0, le=30)

@@ -2,20 +2,26 @@
 
 Every token fixture gets a fresh random user id, so tests never see each other's tickets;
 staff listings hold everyone's tickets, so tests assert on their own ids, never on totals.
+
+S2 asks S1 for the names of requesters (staff views): here S1 is `FakeAuth`, a real HTTP
+server on a free port that answers `GET /users?ids=` from the users a test gave it (and an
+empty token-state feed). The system tests run the real S1.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from aiohttp import web
 
 from helpdesk_common.security import create_access_token
+from helpdesk_fleet.process import free_port
 from helpdesk_fleet.pytest_plugin import TEST_JWT_SECRET
 from s2_tickets.main import build_app
 from s2_tickets.settings import Settings
@@ -70,9 +76,78 @@ def new_caller(role: str) -> Caller:
     return Caller(id=user_id, role=role, token=make_token(user_id, role))
 
 
+@dataclass
+class FakeAuth:
+    """S1 as S2 sees it: `users` answer GET /users?ids=; `down` makes it answer 503."""
+
+    port: int = field(default_factory=free_port)
+    users: dict[int, dict[str, Any]] = field(default_factory=dict)
+    down: bool = False
+    asked: list[list[int]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def add(self, user_id: int, *, name: str | None, email: str | None = None) -> None:
+        self.users[user_id] = {"id": user_id, "email": email or f"u{user_id}@example.com", "name": name, "role": "user"}
+
+    async def users_page(self, request: web.Request) -> web.Response:
+        if self.down:
+            return web.json_response({"error": "down"}, status=503)
+        ids = [int(part) for part in request.query["ids"].split(",")]
+        self.asked.append(ids)
+        return web.json_response(
+            {"users": [self.users[i] for i in sorted(ids) if i in self.users], "next_cursor": None}
+        )
+
+    async def token_state(self, _: web.Request) -> web.Response:
+        return web.json_response({"cursor": 1, "retain_seconds": 1200, "users": [], "ended_sessions": []})
+
+
 @pytest.fixture(scope="session")
-async def client(make_app_client: Callable[..., Awaitable[httpx.AsyncClient]]) -> httpx.AsyncClient:
-    return await make_app_client(build_app, Settings)
+async def fake_auth() -> AsyncIterator[FakeAuth]:
+    auth = FakeAuth()
+    app = web.Application()
+    app.router.add_get("/users", auth.users_page)
+    app.router.add_get("/token-state", auth.token_state)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", auth.port).start()
+    yield auth
+    await runner.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def app_and_client(
+    make_app_client: Callable[..., Awaitable[httpx.AsyncClient]], fake_auth: FakeAuth
+) -> tuple[Any, httpx.AsyncClient]:
+    built: list[Any] = []
+
+    def build_and_keep(settings: Settings) -> Any:
+        built.append(build_app(settings))
+        return built[-1]
+
+    client = await make_app_client(build_and_keep, Settings, service_urls={"s1-auth": fake_auth.url})
+    return built[0], client
+
+
+@pytest.fixture(scope="session")
+def app(app_and_client: tuple[Any, httpx.AsyncClient]) -> Any:
+    return app_and_client[0]
+
+
+@pytest.fixture(scope="session")
+def client(app_and_client: tuple[Any, httpx.AsyncClient]) -> httpx.AsyncClient:
+    return app_and_client[1]
+
+
+# What staff views say about a requester S1 does not know (the random test users).
+UNKNOWN_REQUESTER = {"name": None, "email": None, "lookup": "unknown"}
+
+
+def as_staff_see_it(ticket: dict[str, Any], requester: dict[str, Any] | None = None) -> dict[str, Any]:
+    return ticket | {"requester": requester or UNKNOWN_REQUESTER}
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import asyncpg
 import httpx
@@ -14,6 +15,7 @@ from helpdesk_common import vocabulary
 from helpdesk_common.migrations import run_migrations
 from s2_tickets.main import MIGRATIONS_DIR
 from s2_tickets.repository import PagePosition, TicketFilters, list_query
+from s2_tickets.service import parse_search
 
 BULK_ROWS = 5_000
 BULK_OWNERS = 100  # user ids 1-100; test users have ids of 1,000 and up
@@ -56,9 +58,64 @@ LIST_QUERIES = [
     ("staff, new tickets", None, TicketFilters(status="new"), False, {"tickets_status_created_idx"}),
     ("staff, assigned to one", None, TicketFilters(assigned_to=3), False, {"tickets_assigned_created_idx"}),
     # A user's own tickets are few: walking them is as good as the text index.
-    ("own search", 7, TicketFilters(search="needle"), False, {"tickets_search_idx", "tickets_user_created_idx"}),
-    ("staff search", None, TicketFilters(search="needle"), False, {"tickets_search_idx"}),
-    ("staff search, phrase", None, TicketFilters(search='"find the needle"'), False, {"tickets_search_idx"}),
+    ("staff, one requester", None, TicketFilters(user_id=7), False, {"tickets_user_created_idx"}),
+    (
+        "own search",
+        7,
+        TicketFilters(search=parse_search("needle")),
+        False,
+        {"tickets_search_idx", "tickets_user_created_idx"},
+    ),
+    ("staff search", None, TicketFilters(search=parse_search("needle")), False, {"tickets_search_idx"}),
+    (
+        "staff search, a word being typed",
+        None,
+        TicketFilters(search=parse_search("need")),
+        False,
+        {"tickets_search_idx"},
+    ),
+    (
+        "staff search, words and a prefix",
+        None,
+        TicketFilters(search=parse_search("find the nee")),
+        False,
+        {"tickets_search_idx"},
+    ),
+    (
+        "staff search, or a prefix",
+        None,
+        TicketFilters(search=parse_search("haystack or nee")),
+        False,
+        {"tickets_search_idx"},
+    ),
+    (
+        "staff search, minus a word",
+        None,
+        TicketFilters(search=parse_search("needle -hay")),
+        False,
+        {"tickets_search_idx"},
+    ),
+    (
+        "staff search, phrase",
+        None,
+        TicketFilters(search=parse_search('"find the needle"')),
+        False,
+        {"tickets_search_idx"},
+    ),
+    (
+        "staff search, a ticket number",
+        None,
+        TicketFilters(search=parse_search("#42")),
+        False,
+        {"tickets_search_idx", "tickets_pkey"},
+    ),
+    (
+        "own search, a ticket number",
+        7,
+        TicketFilters(search=parse_search("42")),
+        False,
+        {"tickets_search_idx", "tickets_pkey", "tickets_user_created_idx"},
+    ),
 ]
 
 
@@ -82,6 +139,15 @@ async def page_two_position(db: asyncpg.Connection, owner_id: int | None) -> Pag
 async def test_list_queries_use_an_index(
     db: asyncpg.Connection, owner_id: int | None, filters: TicketFilters, page_two: bool, indexes: set[str]
 ) -> None:
+    sql, args = await list_query_of(db, owner_id, filters, page_two)
+    explained = await plan(db, sql, args)
+    assert any(index in explained for index in indexes), explained
+    assert "Seq Scan" not in explained, explained
+
+
+async def list_query_of(
+    db: asyncpg.Connection, owner_id: int | None, filters: TicketFilters, page_two: bool
+) -> tuple[str, list[object]]:
     if filters.search is not None:
         # A few rows carrying the words, as a search would find among thousands.
         await db.execute(
@@ -90,10 +156,46 @@ async def test_list_queries_use_an_index(
             " FROM generate_series(1, 3)"
         )
     after = await page_two_position(db, owner_id) if page_two else None
-    sql, args = list_query(owner_id=owner_id, filters=filters, after=after, limit=51)
-    explained = await plan(db, sql, args)
-    assert any(index in explained for index in indexes), explained
-    assert "Seq Scan" not in explained, explained
+    return list_query(owner_id=owner_id, filters=filters, after=after, limit=51)
+
+
+def literal(value: object) -> str:
+    """A test value as SQL text, for EXECUTE (which takes no bound parameters)."""
+    if isinstance(value, bool | int):
+        return str(value)
+    if isinstance(value, datetime):
+        return f"'{value.isoformat()}'::timestamptz"
+    assert isinstance(value, str)
+    return "'" + value.replace("'", "''") + "'"
+
+
+@pytest.mark.usefixtures("bulk_tickets")
+@pytest.mark.parametrize(
+    ("owner_id", "filters", "page_two", "indexes"),
+    [query[1:] for query in LIST_QUERIES],
+    ids=[query[0] for query in LIST_QUERIES],
+)
+async def test_the_prepared_statements_plan_stays_on_an_index_after_six_executions(
+    db: asyncpg.Connection, owner_id: int | None, filters: TicketFilters, page_two: bool, indexes: set[str]
+) -> None:
+    """asyncpg prepares every statement; after five executions PostgreSQL may switch to a
+    generic plan, one made without the values, which must not fall back to a scan either.
+    Checked both ways: the plan the seventh execution gets, and the generic plan itself."""
+    sql, args = await list_query_of(db, owner_id, filters, page_two)
+    execute = f"EXECUTE listing({', '.join(literal(a) for a in args)})"
+    await db.execute(f"PREPARE listing AS {sql}")
+    try:
+        for _ in range(6):
+            await db.execute(execute)
+        chosen = "\n".join(r[0] for r in await db.fetch(f"EXPLAIN {execute}"))
+        await db.execute("SET plan_cache_mode = force_generic_plan")
+        generic = "\n".join(r[0] for r in await db.fetch(f"EXPLAIN {execute}"))
+    finally:
+        await db.execute("RESET plan_cache_mode")
+        await db.execute("DEALLOCATE listing")
+    for explained in (chosen, generic):
+        assert any(index in explained for index in indexes), explained
+        assert "Seq Scan" not in explained, explained
 
 
 async def test_migrations_run_again_change_nothing(db: asyncpg.Connection) -> None:
