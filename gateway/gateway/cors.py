@@ -4,8 +4,12 @@ Why not Starlette's CORSMiddleware: its refusal of a preflight is a plain-text 4
 contract wants every error as `{"error": ...}`; and the proxy already walks the request headers
 once, so noticing `Origin` there costs nothing, where the middleware would build a `Headers`
 object and wrap `send` for every request. The rules are the same as Starlette's with explicit
-origins: the allowed origin is echoed (never `*`), with `Vary: Origin`; no credentials mode
-(the API uses bearer tokens, not cookies).
+origins: the allowed origin is echoed (never `*`), with `Vary: Origin`. Credentials (S1's
+HttpOnly refresh cookie) are allowed for the configured origins only, never under `*`.
+
+Exposed to the web client's scripts: the request id (for bug reports), `ETag` (S2's safe
+edits), `Retry-After` (saying how long to wait after a 429 or 503) and `Content-Disposition`
+(the file name of an S5 download).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ class CorsPolicy:
         headers = [
             (b"access-control-allow-origin", origin),
             (b"vary", b"Origin"),
-            (b"access-control-expose-headers", b"X-Request-ID, ETag"),
+            (b"access-control-expose-headers", b"X-Request-ID, ETag, Retry-After, Content-Disposition"),
         ]
         if origin in self.origins:
             headers.append((b"access-control-allow-credentials", b"true"))

@@ -35,7 +35,7 @@ def test_a_proxied_answer_to_a_configured_origin_allows_credentials_and_exposes_
     echo(response)
     assert response.headers["access-control-allow-credentials"] == "true"
     exposed = {h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")}
-    assert {"x-request-id", "etag"} <= exposed
+    assert {"x-request-id", "etag", "retry-after", "content-disposition"} <= exposed
 
 
 def test_another_origin_gets_no_credentials(client: httpx.Client) -> None:
