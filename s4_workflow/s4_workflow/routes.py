@@ -1,9 +1,10 @@
 """S4 routes, mounted at the root: the gateway maps /workflow/status/7 to /status/7.
 
-Changes are staff-only; each is written by one statement, committed before the answer is
-sent (service.py). The assignment asks S1 about the assignee first and only then borrows a
-database connection, so neither a connection nor a row lock waits on an HTTP call. The rules'
-errors are mapped to status codes here, in one place (`workflow_error_handler`).
+Changes are staff-only, but for a ticket's owner marking it resolved ("solved for me"); each
+is written by one statement, committed before the answer is sent (service.py). The assignment
+asks S1 about the assignee first and only then borrows a database connection, so neither a
+connection nor a row lock waits on an HTTP call. The rules' errors are mapped to status codes
+here, in one place (`workflow_error_handler`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ router = APIRouter(tags=["workflow"])
 ERROR_STATUS: tuple[tuple[type[service.WorkflowError], int], ...] = (
     (service.TicketNotFound, 404),
     (service.ChangeRefused, 400),
+    (service.ChangeForbidden, 403),
     (service.ChangeConflict, 409),
     (service.AssigneeRefused, 400),
     (service.InvalidCursor, 400),
@@ -75,10 +77,11 @@ def ticket_response(ticket: Ticket) -> Response:
 @router.patch(
     "/status/{ticket_id}",
     response_model=TicketRead,
-    summary="Move a ticket to another status (staff); tells the owner",
+    summary="Move a ticket to another status (staff; its owner only to resolved); tells the owner, or the assignee",
     dependencies=[Depends(require_json_body)],
 )
-async def change_status(ticket_id: PathId, body: StatusChange, user: StaffUser, repo: Repository) -> Response:
+async def change_status(ticket_id: PathId, body: StatusChange, user: CurrentUser, repo: Repository) -> Response:
+    # Not StaffUser: a ticket's owner may mark it resolved ("solved for me"); service.py decides.
     return ticket_response(await service.change_status(repo, user=user, ticket_id=ticket_id, status=body.status))
 
 

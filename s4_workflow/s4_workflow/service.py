@@ -54,6 +54,10 @@ class ChangeRefused(WorkflowError):
     """The rules do not allow this change of this ticket as it is now."""
 
 
+class ChangeForbidden(WorkflowError):
+    """The caller may not make this kind of change of any ticket (403)."""
+
+
 class AssigneeRefused(WorkflowError):
     """The user given as assignee does not exist or is not staff."""
 
@@ -151,6 +155,10 @@ def owner_assignment_message(ticket: Ticket) -> str:
     return f"Your ticket {_ticket_words(ticket)} has been assigned to a member of our support team."
 
 
+def solved_by_owner_message(ticket: Ticket) -> str:
+    return f"Ticket {_ticket_words(ticket)} has been marked resolved by its owner."
+
+
 def assignee_message(ticket: Ticket) -> str:
     return f"Ticket {_ticket_words(ticket)} ({ticket.category}, {ticket.priority} priority) has been assigned to you."
 
@@ -181,12 +189,20 @@ def _change(ticket: Ticket, **new: str | int | None) -> TicketChange:
     return TicketChange(status=status, priority=priority, assigned_to=assigned_to, fields=tuple(fields))
 
 
-def plan_status(ticket: Ticket, target: Status) -> TicketChange:
+def plan_status(ticket: Ticket, target: Status, *, by_owner: bool = False) -> TicketChange:
+    """A staff move tells the owner. The owner's own "solved for me" (by_owner) tells the
+    assignee, if there is one, and not the owner: they did it themselves and have the answer."""
     if target not in allowed_moves(ticket):
         raise _refuse_status(ticket, target)
     change = _change(ticket, status=target)
     kind = "ticket_closed" if target == "closed" else "ticket_status_changed"
-    notices = _to(ticket.user_id, None, kind, OWNER_CHANNELS, status_message(ticket, target))
+    if not by_owner:
+        notices = _to(ticket.user_id, None, kind, OWNER_CHANNELS, status_message(ticket, target))
+    elif ticket.assigned_to is not None and ticket.assigned_to != ticket.user_id:
+        # The assignee's address is not known here: S6 finds it from S1, as for the owner's.
+        notices = _to(ticket.assigned_to, None, kind, ASSIGNEE_CHANNELS, solved_by_owner_message(ticket))
+    else:
+        notices = []
     return replace(change, notifications=tuple(notices))
 
 
@@ -265,8 +281,28 @@ async def _run_change(
     raise ChangeConflict(f"Ticket {ticket_id} is being changed by others right now; try again.")
 
 
+# What a ticket's owner who is not staff may do with its status: mark it solved for them.
+OWNER_STATUS: Status = "resolved"
+
+
 async def change_status(repo: WorkflowRepository, *, user: TokenUser, ticket_id: int, status: Status) -> Ticket:
-    return await _run_change(repo, user, ticket_id, lambda ticket: plan_status(ticket, status))
+    """Staff move any ticket as the rules allow. A plain user may only mark their own ticket
+    resolved, under the same rules: any other target is a 403 (decided before the ticket is
+    read, so it says nothing about the ticket), and a ticket that is not theirs a 404 exactly
+    like a missing one (as S2 answers)."""
+    if user.is_staff:
+        return await _run_change(repo, user, ticket_id, lambda ticket: plan_status(ticket, status))
+    if status != OWNER_STATUS:
+        raise ChangeForbidden(
+            f"Only staff can move a ticket to {status}; the ticket's owner may only mark it {OWNER_STATUS}."
+        )
+
+    def plan(ticket: Ticket) -> TicketChange:
+        if ticket.user_id != user.id:
+            raise TicketNotFound(ticket.id)
+        return plan_status(ticket, status, by_owner=True)
+
+    return await _run_change(repo, user, ticket_id, plan)
 
 
 async def change_priority(repo: WorkflowRepository, *, user: TokenUser, ticket_id: int, priority: Priority) -> Ticket:
