@@ -4,12 +4,13 @@ Every ```bash block of the README's "Walkthrough (curl)" section runs, in order,
 process (so `$TOKEN` carries over), with only `http://localhost:8080` pointed at this test's
 gateway. Each answer must match the ```json block printed after its command: the same keys,
 the same values, except the ones that differ by nature (the token and the timestamps), which
-must have the right form. The fleet has a database of its own and no configured admin, so the
-first user and the first ticket get id 1, as the README says.
+must have the right form. The fleet has a database of its own and is started with the admin the
+README's `make up` line names, so the admin is user 1 and the README's user is user 2.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import shutil
@@ -20,8 +21,9 @@ from typing import Any
 
 import pytest
 
-from helpdesk_fleet.fleet import Fleet
-from tests.conftest import system_fleet
+from helpdesk_fleet.fleet import Fleet, running_fleet
+from helpdesk_fleet.postgres import create_scratch_database
+from tests.conftest import SYSTEM_TEST_ENV
 
 pytestmark = pytest.mark.xdist_group("walkthrough")
 
@@ -31,10 +33,20 @@ TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 JWT = re.compile(r"^[\w-]+\.[\w-]+\.[\w-]+$")
 
 
+def walkthrough_section() -> str:
+    return README.read_text().split("## Walkthrough (curl)", 1)[1].split("\n## ", 1)[0]
+
+
+def walkthrough_admin() -> tuple[str, str]:
+    """The (email, password) of the admin the walkthrough's `make up` line starts the fleet with."""
+    found = re.search(r"ADMIN_EMAIL=(\S+) ADMIN_PASSWORD='([^']+)' make up", walkthrough_section())
+    assert found, "the walkthrough must say how to start make up with an admin"
+    return found[1], found[2]
+
+
 def walkthrough_steps() -> list[tuple[str, Any | None]]:
     """(bash command, the JSON answer shown after it or None) for each step, in order."""
-    text = README.read_text()
-    section = text.split("## Walkthrough (curl)", 1)[1].split("\n## ", 1)[0]
+    section = walkthrough_section()
     blocks = re.findall(r"```(bash|json)\n(.*?)```", section, flags=re.S)
     steps: list[tuple[str, Any | None]] = []
     for kind, body in blocks:
@@ -69,7 +81,9 @@ def assert_matches(expected: Any, actual: Any, where: str = "$") -> None:
 
 @pytest.fixture(scope="module")
 def fresh_fleet(pg_admin_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    with system_fleet(pg_admin_dsn, tmp_path_factory.mktemp("walkthrough-logs"), admin=False) as fleet:
+    db_url = asyncio.run(create_scratch_database(pg_admin_dsn, prefix="walkthrough"))
+    log_dir = tmp_path_factory.mktemp("walkthrough-logs")
+    with running_fleet(db_url, log_dir, env=SYSTEM_TEST_ENV, admin=walkthrough_admin()) as fleet:
         yield fleet
 
 
