@@ -21,7 +21,10 @@ import asyncio
 import html
 import logging
 import time
-from email.message import EmailMessage
+from email.charset import QP, Charset
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import formatdate, parseaddr
 
 import aiosmtplib
@@ -41,6 +44,9 @@ SUBJECTS = {
     "test_alert": "Test alert",
 }
 FOOTER = "This is an automatic message from the helpdesk."
+# Bodies in quoted-printable: readable as they are in the .eml files, safe for any text.
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
 
 
 def subject_for(notification: Notification) -> str:
@@ -48,30 +54,43 @@ def subject_for(notification: Notification) -> str:
     return "[Helpdesk] " + SUBJECTS.get(notification.type, "Notification").format(ticket=ticket)
 
 
-def build_email(notification: Notification, *, recipient: str, sender: str) -> EmailMessage:
-    """A plain-text message with an HTML alternative. The Message-ID is the notification's own,
-    so a mail client shows a message that was (rarely) delivered twice once."""
+def _text_part(text: str, subtype: str) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(text, charset=_UTF8_QP)
+    return part
+
+
+def build_email(notification: Notification, *, recipient: str, sender: str) -> bytes:
+    """A plain-text message with an HTML alternative, as the bytes sent in DATA. The Message-ID
+    is the notification's own, so a mail client shows a message that was (rarely) delivered
+    twice once.
+
+    Built with the stdlib's MIME classes under the compat32 policy: EmailMessage (policy.default)
+    parses every header it is given and took ~5x the CPU per message (measured ~8.8 ms against
+    ~1.6 ms on this machine kind, under load), which capped a backlog's drain below 100/s.
+    """
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
-    message = EmailMessage()
+    message = MIMEMultipart("alternative")
     message["From"] = sender
     message["To"] = recipient
-    message["Subject"] = subject_for(notification)
+    subject = subject_for(notification)
+    message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
     message["Date"] = formatdate(notification.created_at.timestamp(), usegmt=True)
     message["Message-ID"] = f"<notification-{notification.id}.{int(notification.created_at.timestamp())}@{domain}>"
     # RFC 3834: no vacation responder should answer it.
     message["Auto-Submitted"] = "auto-generated"
     message["X-Helpdesk-Notification-Id"] = str(notification.id)
-    message.set_content(f"{notification.message}\n\n-- \n{FOOTER}\n")
+    message.attach(_text_part(f"{notification.message}\n\n-- \n{FOOTER}\n", "plain"))
     paragraphs = "".join(
         f"<p>{html.escape(part).replace(chr(10), '<br>')}</p>" for part in notification.message.split("\n\n")
     )
-    message.add_alternative(
+    body = (
         "<!doctype html><html><body>"
         f'{paragraphs}<hr><p style="color:#666;font-size:small">{html.escape(FOOTER)}</p>'
-        "</body></html>",
-        subtype="html",
+        "</body></html>"
     )
-    return message
+    message.attach(_text_part(body, "html"))
+    return message.as_bytes()
 
 
 def _smtp_error(exc: Exception) -> DeliveryError:
@@ -122,6 +141,7 @@ class EmailSender:
 
     async def send(self, notification: Notification, *, recipient: str) -> None:
         message = build_email(notification, recipient=recipient, sender=self.settings.smtp_from)
+        envelope_sender = parseaddr(self.settings.smtp_from)[1]
         async with self._slots:
             connection = None
             while self._idle and connection is None:
@@ -132,7 +152,7 @@ class EmailSender:
             if connection is None:
                 connection = await self._connect()
             try:
-                await connection.client.send_message(message)
+                await connection.client.sendmail(envelope_sender, [recipient], message)
             except aiosmtplib.SMTPServerDisconnected as exc:
                 await self._discard(connection)
                 if not reused:
@@ -140,7 +160,7 @@ class EmailSender:
                 # The server dropped an idle connection of ours: not this message's failure.
                 connection = await self._connect()
                 try:
-                    await connection.client.send_message(message)
+                    await connection.client.sendmail(envelope_sender, [recipient], message)
                 except (aiosmtplib.SMTPException, OSError) as retry_exc:
                     await self._after_failure(connection, retry_exc)
                     raise _smtp_error(retry_exc) from retry_exc

@@ -14,6 +14,8 @@ against a fresh database (the embedded PostgreSQL under `.bench/`, or the server
   and what became of the outbox (drained by S6 when the fleet has it, else left pending),
 - GET /workflow/queue (first page) through the gateway, after topping the table up to
   1,000,000 tickets with INSERT ... SELECT generate_series (the seconds it took are reported),
+- S6 draining a backlog of 10,000 queued notifications per channel (tests/bench/drain.py,
+  after the wrk scenarios; `--drain N`),
 - S5 (tests/bench/media.py, first): 20 concurrent 10 MiB uploads and downloads through the
   gateway, MiB/s and S5's and the gateway's memory growth, and where an 11 MiB upload stops,
 
@@ -48,6 +50,7 @@ import asyncpg
 from helpdesk_fleet.fleet import Fleet, running_fleet
 from helpdesk_fleet.postgres import create_scratch_database, start_embedded, with_database
 from tests.bench.analytics import print_analytics, run_analytics
+from tests.bench.drain import DrainResult, measure_drains, print_drains
 from tests.bench.media import run_media
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -280,9 +283,12 @@ def main() -> int:
     parser.add_argument("--analytics-history", type=int, default=2_000_000)
     parser.add_argument("--analytics-feedback", type=int, default=200_000)
     parser.add_argument("--uncached-requests", type=int, default=20, help="sequential uncached reads per endpoint")
-    parser.add_argument("--only", choices=("tickets", "media", "analytics"), help="run one part of the benchmark")
+    parser.add_argument("--drain", type=int, default=10_000, help="notifications queued per channel for S6's drain")
+    parser.add_argument(
+        "--only", choices=("tickets", "media", "drain", "analytics"), help="run one part of the benchmark"
+    )
     options = parser.parse_args()
-    if shutil.which("wrk") is None and options.only != "media":
+    if shutil.which("wrk") is None and options.only not in ("media", "drain"):
         print("make bench needs wrk: sudo apt-get install wrk", file=sys.stderr)
         return 2
     BENCH_DIR.mkdir(exist_ok=True)
@@ -301,20 +307,27 @@ def main() -> int:
     results: list[Result] = []
     rss: dict[str, float] = {}
     report: dict[str, Any] = {"options": vars(options)}
-    if options.only in (None, "tickets", "media"):
+    drains: list[DrainResult] = []
+    if options.only in (None, "tickets", "media", "drain"):
         db_url = asyncio.run(create_scratch_database(admin_dsn, prefix="bench"))
         try:
             with running_fleet(db_url, log_dir, env=env, admin=admin) as fleet:
-                if options.only != "tickets":
+                if options.only in (None, "media"):
                     # First, while the services are fresh: the RSS growth is measured against their idle.
                     report["media"] = run_media(fleet)
-                if options.only != "media":
+                if options.only in (None, "tickets"):
                     results, rss = run_scenarios(fleet, db_url, options)
+                if options.only in (None, "drain") and "s6-notifications" in fleet.processes:
+                    print(f"S6 draining {options.drain:,} queued notifications per channel ...", flush=True)
+                    drains = measure_drains(db_url, options.drain)
         finally:
             asyncio.run(drop_database(admin_dsn, db_url))
-        if options.only != "media":
+        if options.only in (None, "tickets"):
             report |= {"results": [asdict(r) for r in results], "peak_rss_mib": rss}
             report |= print_report(results, rss, options)
+        if drains:
+            report["drains"] = [asdict(d) for d in drains]
+            print_drains(drains)
     if options.only in (None, "analytics"):
         analytics_db = asyncio.run(create_scratch_database(admin_dsn, prefix="bench_analytics"))
         tools = SimpleNamespace(measure=measure, peak_rss_mib=peak_rss_mib)
