@@ -61,15 +61,16 @@ SYSTEM_TEST_ENV = {
 }
 
 
-def system_fleet(pg_admin_dsn: str, log_dir: Path, *, admin: bool) -> AbstractContextManager[Fleet]:
+def system_fleet(pg_admin_dsn: str, log_dir: Path, *, admin: tuple[str, str] = ADMIN) -> AbstractContextManager[Fleet]:
+    """A fleet on a database of its own, with `admin` (email, password) as its first admin."""
     db_url = asyncio.run(create_scratch_database(pg_admin_dsn, prefix="system"))
-    return running_fleet(db_url, log_dir, env=SYSTEM_TEST_ENV, admin=ADMIN if admin else None)
+    return running_fleet(db_url, log_dir, env=SYSTEM_TEST_ENV, admin=admin)
 
 
 @pytest.fixture(scope="session")
 def fleet(pg_admin_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     """The fleet most system tests share, with a configured admin (ADMIN_EMAIL)."""
-    with system_fleet(pg_admin_dsn, tmp_path_factory.mktemp("fleet-logs"), admin=True) as fleet:
+    with system_fleet(pg_admin_dsn, tmp_path_factory.mktemp("fleet-logs")) as fleet:
         yield fleet
 
 

@@ -12,7 +12,6 @@ is user 2.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import shutil
@@ -23,9 +22,8 @@ from typing import Any
 
 import pytest
 
-from helpdesk_fleet.fleet import Fleet, running_fleet
-from helpdesk_fleet.postgres import create_scratch_database
-from tests.conftest import SYSTEM_TEST_ENV
+from helpdesk_fleet.fleet import Fleet
+from tests.conftest import system_fleet
 
 pytestmark = pytest.mark.xdist_group("walkthrough")
 
@@ -98,9 +96,8 @@ def assert_matches(expected: Any, actual: Any, where: str = "$") -> None:
 
 @pytest.fixture(scope="module")
 def fresh_fleet(pg_admin_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    db_url = asyncio.run(create_scratch_database(pg_admin_dsn, prefix="walkthrough"))
     log_dir = tmp_path_factory.mktemp("walkthrough-logs")
-    with running_fleet(db_url, log_dir, env=SYSTEM_TEST_ENV, admin=walkthrough_admin()) as fleet:
+    with system_fleet(pg_admin_dsn, log_dir, admin=walkthrough_admin()) as fleet:
         yield fleet
 
 
