@@ -21,11 +21,12 @@ import asyncio
 import html
 import logging
 import time
+from datetime import UTC
 from email.charset import QP, Charset
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
-from email.utils import formatdate, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 
 import aiosmtplib
 import httpx
@@ -71,11 +72,14 @@ def build_email(notification: Notification, *, recipient: str, sender: str) -> b
     """
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     message = MIMEMultipart("alternative")
-    message["From"] = sender
+    # compat32 writes a header as given: a non-ASCII display name must be encoded here (RFC 2047),
+    # or the whole "Name <address>" would be encoded as one word and the address lost.
+    message["From"] = formataddr(parseaddr(sender))
     message["To"] = recipient
     subject = subject_for(notification)
     message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
-    message["Date"] = formatdate(notification.created_at.timestamp(), usegmt=True)
+    # A numeric zone ("+0000"): RFC 5322 keeps "GMT" only as an obsolete form.
+    message["Date"] = format_datetime(notification.created_at.astimezone(UTC))
     message["Message-ID"] = f"<notification-{notification.id}.{int(notification.created_at.timestamp())}@{domain}>"
     # RFC 3834: no vacation responder should answer it.
     message["Auto-Submitted"] = "auto-generated"
