@@ -21,10 +21,9 @@ import httpx
 import pytest
 from aiosmtpd.smtp import SMTP
 
-from helpdesk_common.security import create_access_token
 from helpdesk_fleet.fleet import apoll_until
 from helpdesk_fleet.process import free_port
-from helpdesk_fleet.pytest_plugin import TEST_JWT_SECRET, TEST_SERVICE_TOKEN
+from helpdesk_fleet.pytest_plugin import TEST_SERVICE_TOKEN, SignedIn, signed_in
 from helpdesk_fleet.sinks import FaultRules, serve_http
 from helpdesk_fleet.sinks import mail as mail_sink
 from helpdesk_fleet.sinks import sms as sms_sink
@@ -47,41 +46,6 @@ NOTIFICATION_KEYS = {
 }
 SERVICE_HEADERS = {"X-Service-Token": TEST_SERVICE_TOKEN}
 SMS_TOKEN = "sms-provider-token-for-tests"
-
-
-def random_user_id() -> int:
-    return 1_000 + secrets.randbelow(2_000_000_000)
-
-
-def make_token(user_id: int, role: str) -> str:
-    return create_access_token(
-        user_id=user_id,
-        role=role,
-        email=f"u{user_id}@example.com",
-        secret=TEST_JWT_SECRET,
-        algorithm="HS256",
-        ttl_seconds=3600,
-    )
-
-
-@dataclass(frozen=True)
-class Caller:
-    id: int
-    role: str
-    token: str
-
-    @property
-    def email(self) -> str:
-        return f"u{self.id}@example.com"
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-def new_caller(role: str) -> Caller:
-    user_id = random_user_id()
-    return Caller(id=user_id, role=role, token=make_token(user_id, role))
 
 
 def unique_address() -> str:
@@ -157,23 +121,23 @@ def sink(sinks: tuple[Sinks, int, int]) -> Sinks:
 
 
 @pytest.fixture
-def user() -> Caller:
-    return new_caller("user")
+def user() -> SignedIn:
+    return signed_in("user")
 
 
 @pytest.fixture
-def other_user() -> Caller:
-    return new_caller("user")
+def other_user() -> SignedIn:
+    return signed_in("user")
 
 
 @pytest.fixture
-def staff() -> Caller:
-    return new_caller("staff")
+def staff() -> SignedIn:
+    return signed_in("staff")
 
 
 @pytest.fixture
-def admin() -> Caller:
-    return new_caller("admin")
+def admin() -> SignedIn:
+    return signed_in("admin")
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import pytest
 
 from helpdesk_common.errors import ApiError
 from helpdesk_fleet.process import free_port
+from helpdesk_fleet.pytest_plugin import SignedIn
 from helpdesk_fleet.sinks import Fault
 from s6_notifications import service
 from s6_notifications.channels import EmailSender, SmsSender
@@ -25,13 +26,13 @@ from s6_notifications.service import ticket_hash
 from s6_notifications.settings import Settings
 from s6_notifications.worker import retry_delay
 
-from .conftest import SMS_TOKEN, Caller, Sinks, row, settled, unique_address, unique_phone
+from .conftest import SMS_TOKEN, Sinks, row, settled, unique_address, unique_phone
 
 Notify = Callable[..., Awaitable[dict[str, Any]]]
 
 
 async def test_an_in_app_notification_is_marked_sent_with_a_stream_position(
-    db: asyncpg.Connection, notify: Notify, user: Caller
+    db: asyncpg.Connection, notify: Notify, user: SignedIn
 ) -> None:
     first = await notify(user_id=user.id)
     second = await notify(user_id=user.id)
@@ -42,7 +43,7 @@ async def test_an_in_app_notification_is_marked_sent_with_a_stream_position(
 
 
 async def test_an_email_reaches_the_smtp_server_as_plain_text_and_html(
-    db: asyncpg.Connection, notify: Notify, sink: Sinks, user: Caller
+    db: asyncpg.Connection, notify: Notify, sink: Sinks, user: SignedIn
 ) -> None:
     address = unique_address()
     created = await notify(
@@ -65,7 +66,7 @@ async def test_an_email_reaches_the_smtp_server_as_plain_text_and_html(
 
 
 async def test_an_sms_reaches_the_provider_with_its_json_body_and_credentials(
-    db: asyncpg.Connection, notify: Notify, sink: Sinks, user: Caller
+    db: asyncpg.Connection, notify: Notify, sink: Sinks, user: SignedIn
 ) -> None:
     phone = unique_phone()
     created = await notify(user_id=user.id, channel="sms", user_phone=phone, message="Ticket 7 closed.")
@@ -76,7 +77,7 @@ async def test_an_sms_reaches_the_provider_with_its_json_body_and_credentials(
 
 
 async def test_a_server_that_refuses_the_first_attempts_gets_retries_then_sent(
-    db: asyncpg.Connection, notify: Notify, sink: Sinks, user: Caller
+    db: asyncpg.Connection, notify: Notify, sink: Sinks, user: SignedIn
 ) -> None:
     address = unique_address()
     sink.mail_rules.rules[address] = Fault(refuse_first=2, code=451)
@@ -89,7 +90,7 @@ async def test_a_server_that_refuses_the_first_attempts_gets_retries_then_sent(
 
 
 async def test_a_server_that_always_refuses_gets_three_retries_then_failed(
-    db: asyncpg.Connection, notify: Notify, sink: Sinks, user: Caller
+    db: asyncpg.Connection, notify: Notify, sink: Sinks, user: SignedIn
 ) -> None:
     address = unique_address()
     sink.mail_rules.rules[address] = Fault(refuse_always=True, code=451)
@@ -102,7 +103,7 @@ async def test_a_server_that_always_refuses_gets_three_retries_then_failed(
 
 
 async def test_a_permanent_refusal_fails_at_once(
-    db: asyncpg.Connection, notify: Notify, sink: Sinks, user: Caller
+    db: asyncpg.Connection, notify: Notify, sink: Sinks, user: SignedIn
 ) -> None:
     address = unique_address()
     sink.mail_rules.rules[address] = Fault(refuse_always=True, code=550)
@@ -114,7 +115,7 @@ async def test_a_permanent_refusal_fails_at_once(
 
 @pytest.mark.parametrize(("code", "status", "retries"), [(503, "sent", 1), (429, "sent", 1), (400, "failed", 0)])
 async def test_sms_provider_errors_are_retried_unless_they_are_the_requests_fault(
-    db: asyncpg.Connection, notify: Notify, sink: Sinks, user: Caller, code: int, status: str, retries: int
+    db: asyncpg.Connection, notify: Notify, sink: Sinks, user: SignedIn, code: int, status: str, retries: int
 ) -> None:
     phone = unique_phone()
     sink.sms_rules.rules[phone] = Fault(refuse_first=1, code=code)
@@ -125,7 +126,7 @@ async def test_sms_provider_errors_are_retried_unless_they_are_the_requests_faul
 
 
 async def test_without_an_address_and_without_s1_the_email_is_retried_then_failed(
-    db: asyncpg.Connection, notify: Notify, user: Caller
+    db: asyncpg.Connection, notify: Notify, user: SignedIn
 ) -> None:
     """This app knows no S1 (no registry): the notify was still stored, and the email waits for
     an address through its retries instead of being refused."""
@@ -265,7 +266,7 @@ async def test_a_lapsed_claim_is_claimed_again_and_the_old_worker_cannot_overwri
 
 
 async def test_a_stream_ticket_opens_one_stream_and_expires(
-    client: httpx.AsyncClient, db: asyncpg.Connection, user: Caller
+    client: httpx.AsyncClient, db: asyncpg.Connection, user: SignedIn
 ) -> None:
     repo = NotificationsRepository(db)
     issued = await client.post("/stream/ticket", headers=user.headers)
@@ -293,7 +294,7 @@ async def test_a_stream_ticket_opens_one_stream_and_expires(
         await service.redeem_stream_ticket(repo, ticket=late)
 
 
-async def test_the_stream_refuses_callers_without_a_valid_credential(client: httpx.AsyncClient, user: Caller) -> None:
+async def test_the_stream_refuses_callers_without_a_valid_credential(client: httpx.AsyncClient, user: SignedIn) -> None:
     assert (await client.post("/stream/ticket")).status_code == 401
     assert (await client.get("/stream")).status_code == 401
     assert (await client.get("/stream", params={"ticket": "made-up"})).status_code == 401

@@ -9,15 +9,16 @@ import asyncpg
 import httpx
 import pytest
 
+from helpdesk_fleet.pytest_plugin import SignedIn
 from helpdesk_fleet.sinks import Fault
 
-from .conftest import SERVICE_HEADERS, Caller, Sinks, settled, unique_address
+from .conftest import SERVICE_HEADERS, Sinks, settled, unique_address
 
 Notify = Callable[..., Awaitable[dict[str, Any]]]
 
 
 async def test_history_is_newest_first_and_keyset_paginated(
-    client: httpx.AsyncClient, notify: Notify, user: Caller
+    client: httpx.AsyncClient, notify: Notify, user: SignedIn
 ) -> None:
     made = [(await notify(user_id=user.id, message=f"number {n}"))["id"] for n in range(5)]
 
@@ -37,7 +38,7 @@ async def test_history_is_newest_first_and_keyset_paginated(
 
 
 async def test_a_user_sees_only_their_own_history_and_staff_see_anyones(
-    client: httpx.AsyncClient, notify: Notify, user: Caller, other_user: Caller, staff: Caller, admin: Caller
+    client: httpx.AsyncClient, notify: Notify, user: SignedIn, other_user: SignedIn, staff: SignedIn, admin: SignedIn
 ) -> None:
     mine = await notify(user_id=user.id)
     assert (await client.get(f"/history/{user.id}", headers=other_user.headers)).status_code == 403
@@ -51,20 +52,20 @@ async def test_a_user_sees_only_their_own_history_and_staff_see_anyones(
 
 
 @pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 201}, {"cursor": "nonsense"}, {"limit": "x"}])
-async def test_bad_paging_parameters_are_400(client: httpx.AsyncClient, user: Caller, params: dict[str, Any]) -> None:
+async def test_bad_paging_parameters_are_400(client: httpx.AsyncClient, user: SignedIn, params: dict[str, Any]) -> None:
     response = await client.get(f"/history/{user.id}", params=params, headers=user.headers)
     assert response.status_code == 400
 
 
 @pytest.mark.parametrize("path", ["/history/abc", "/history/0", "/history/1.5", "/abc/read", "/0/read"])
-async def test_ids_that_are_not_positive_integers_are_400(client: httpx.AsyncClient, user: Caller, path: str) -> None:
+async def test_ids_that_are_not_positive_integers_are_400(client: httpx.AsyncClient, user: SignedIn, path: str) -> None:
     method = "PATCH" if path.endswith("/read") else "GET"
     response = await client.request(method, path, headers=user.headers)
     assert response.status_code == 400
 
 
 async def test_last_errors_are_shown_to_staff_not_to_the_recipient(
-    client: httpx.AsyncClient, db: asyncpg.Connection, notify: Notify, sink: Sinks, user: Caller, staff: Caller
+    client: httpx.AsyncClient, db: asyncpg.Connection, notify: Notify, sink: Sinks, user: SignedIn, staff: SignedIn
 ) -> None:
     """A permanent refusal (550) fails at once; its reason names the mail server's answer."""
     address = unique_address()
@@ -82,7 +83,7 @@ async def test_last_errors_are_shown_to_staff_not_to_the_recipient(
 
 
 async def test_the_recipient_marks_an_in_app_notification_read_once(
-    client: httpx.AsyncClient, notify: Notify, user: Caller
+    client: httpx.AsyncClient, notify: Notify, user: SignedIn
 ) -> None:
     created = await notify(user_id=user.id)
     first = await client.patch(f"/{created['id']}/read", headers=user.headers)
@@ -93,7 +94,12 @@ async def test_the_recipient_marks_an_in_app_notification_read_once(
 
 
 async def test_nobody_but_the_recipient_marks_it_read_and_they_learn_nothing(
-    client: httpx.AsyncClient, db: asyncpg.Connection, notify: Notify, user: Caller, other_user: Caller, staff: Caller
+    client: httpx.AsyncClient,
+    db: asyncpg.Connection,
+    notify: Notify,
+    user: SignedIn,
+    other_user: SignedIn,
+    staff: SignedIn,
 ) -> None:
     created = await notify(user_id=user.id)
     missing = await client.patch("/2147483647/read", headers=other_user.headers)
@@ -109,7 +115,7 @@ async def test_nobody_but_the_recipient_marks_it_read_and_they_learn_nothing(
 
 
 async def test_only_in_app_notifications_can_be_marked_read(
-    client: httpx.AsyncClient, db: asyncpg.Connection, notify: Notify, user: Caller
+    client: httpx.AsyncClient, db: asyncpg.Connection, notify: Notify, user: SignedIn
 ) -> None:
     email = await notify(user_id=user.id, channel="email", user_email=unique_address())
     response = await client.patch(f"/{email['id']}/read", headers=user.headers)
@@ -121,7 +127,7 @@ async def test_only_in_app_notifications_can_be_marked_read(
 
 
 async def test_the_queue_counts_every_status_as_numbers_for_staff(
-    client: httpx.AsyncClient, db: asyncpg.Connection, staff: Caller, admin: Caller
+    client: httpx.AsyncClient, db: asyncpg.Connection, staff: SignedIn, admin: SignedIn
 ) -> None:
     for caller in (staff, admin):
         response = await client.get("/queue", headers=caller.headers)
@@ -136,7 +142,7 @@ async def test_the_queue_counts_every_status_as_numbers_for_staff(
     assert sum(s["count"] for s in body["stats"]) == await db.fetchval("SELECT count(*) FROM notifications")
 
 
-async def test_the_queue_is_for_staff_only(client: httpx.AsyncClient, user: Caller) -> None:
+async def test_the_queue_is_for_staff_only(client: httpx.AsyncClient, user: SignedIn) -> None:
     assert (await client.get("/queue")).status_code == 401
     assert (await client.get("/queue", headers=user.headers)).status_code == 403
     assert (await client.get("/queue", headers=SERVICE_HEADERS)).status_code == 401

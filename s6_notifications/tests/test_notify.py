@@ -12,7 +12,9 @@ import asyncpg
 import httpx
 import pytest
 
-from .conftest import NOTIFICATION_KEYS, SERVICE_HEADERS, Caller, unique_address, unique_phone
+from helpdesk_fleet.pytest_plugin import SignedIn
+
+from .conftest import NOTIFICATION_KEYS, SERVICE_HEADERS, unique_address, unique_phone
 
 CONTRACT_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 
@@ -27,7 +29,7 @@ async def count_for(db: asyncpg.Connection, user_id: int) -> int:
 
 
 async def test_a_service_notifies_anyone_and_gets_the_stored_pending_notification(
-    client: httpx.AsyncClient, db: asyncpg.Connection, user: Caller
+    client: httpx.AsyncClient, db: asyncpg.Connection, user: SignedIn
 ) -> None:
     response = await client.post("/notify", json=body_for(user.id, ticket_id=12), headers=SERVICE_HEADERS)
 
@@ -54,9 +56,9 @@ async def test_a_service_notifies_anyone_and_gets_the_stored_pending_notificatio
 @pytest.mark.parametrize("role", ["staff", "admin"])
 @pytest.mark.parametrize("channel", ["in_app", "email", "sms"])
 async def test_staff_notify_any_user_on_any_channel(
-    client: httpx.AsyncClient, request: pytest.FixtureRequest, user: Caller, role: str, channel: str
+    client: httpx.AsyncClient, request: pytest.FixtureRequest, user: SignedIn, role: str, channel: str
 ) -> None:
-    caller: Caller = request.getfixturevalue(role)
+    caller: SignedIn = request.getfixturevalue(role)
     body = body_for(user.id, channel=channel, user_email=unique_address(), user_phone=unique_phone())
     response = await client.post("/notify", json=body, headers=caller.headers)
     assert response.status_code == 201, response.text
@@ -65,7 +67,7 @@ async def test_staff_notify_any_user_on_any_channel(
 
 @pytest.mark.parametrize("channel", ["in_app", "email"])
 async def test_a_user_may_send_a_test_alert_to_themselves(
-    client: httpx.AsyncClient, db: asyncpg.Connection, user: Caller, channel: str
+    client: httpx.AsyncClient, db: asyncpg.Connection, user: SignedIn, channel: str
 ) -> None:
     body = body_for(user.id, type="test_alert", channel=channel)
     response = await client.post("/notify", json=body, headers=user.headers)
@@ -88,8 +90,8 @@ async def test_a_user_may_send_a_test_alert_to_themselves(
 async def test_a_user_may_not_notify_anyone_else_or_anything_else(
     client: httpx.AsyncClient,
     db: asyncpg.Connection,
-    user: Caller,
-    other_user: Caller,
+    user: SignedIn,
+    other_user: SignedIn,
     fields: dict[str, Any],
     why: str,
 ) -> None:
@@ -102,7 +104,7 @@ async def test_a_user_may_not_notify_anyone_else_or_anything_else(
 
 
 async def test_without_credentials_it_is_a_401_and_stores_nothing(
-    client: httpx.AsyncClient, db: asyncpg.Connection, user: Caller
+    client: httpx.AsyncClient, db: asyncpg.Connection, user: SignedIn
 ) -> None:
     for headers in ({}, {"X-Service-Token": "not-the-token"}, {"Authorization": "Bearer not.a.jwt"}):
         response = await client.post("/notify", json=body_for(user.id), headers=headers)
@@ -137,7 +139,7 @@ BAD_BODIES: list[tuple[str, Any]] = [
 
 @pytest.mark.parametrize(("why", "change"), BAD_BODIES, ids=[why for why, _ in BAD_BODIES])
 async def test_bad_bodies_are_400_with_details_and_store_nothing(
-    client: httpx.AsyncClient, db: asyncpg.Connection, user: Caller, why: str, change: dict[str, Any]
+    client: httpx.AsyncClient, db: asyncpg.Connection, user: SignedIn, why: str, change: dict[str, Any]
 ) -> None:
     body = body_for(user.id) | change
     body = {key: value for key, value in body.items() if value is not None}
@@ -161,7 +163,7 @@ async def test_malformed_json_is_a_400(client: httpx.AsyncClient, raw: bytes) ->
     assert isinstance(response.json()["error"], str)
 
 
-async def test_a_body_that_is_not_json_is_a_415(client: httpx.AsyncClient, user: Caller) -> None:
+async def test_a_body_that_is_not_json_is_a_415(client: httpx.AsyncClient, user: SignedIn) -> None:
     response = await client.post(
         "/notify", content=b"user_id=1", headers=SERVICE_HEADERS | {"Content-Type": "application/x-www-form-urlencoded"}
     )
@@ -172,7 +174,7 @@ async def test_a_body_that_is_not_json_is_a_415(client: httpx.AsyncClient, user:
 
 
 async def test_a_repeated_key_answers_200_with_the_first_notification_and_stores_nothing(
-    client: httpx.AsyncClient, db: asyncpg.Connection, user: Caller
+    client: httpx.AsyncClient, db: asyncpg.Connection, user: SignedIn
 ) -> None:
     headers = SERVICE_HEADERS | {"Idempotency-Key": f"outbox-{uuid.uuid4()}"}
     first = await client.post("/notify", json=body_for(user.id), headers=headers)
@@ -186,7 +188,7 @@ async def test_a_repeated_key_answers_200_with_the_first_notification_and_stores
 
 
 async def test_keys_are_scoped_to_their_sender(
-    client: httpx.AsyncClient, db: asyncpg.Connection, user: Caller, staff: Caller
+    client: httpx.AsyncClient, db: asyncpg.Connection, user: SignedIn, staff: SignedIn
 ) -> None:
     """A user cannot use up a key the service will send: each sender has keys of its own."""
     key = f"shared-{uuid.uuid4()}"
@@ -201,7 +203,7 @@ async def test_keys_are_scoped_to_their_sender(
 
 
 async def test_a_key_reused_with_another_body_is_a_409_and_stores_nothing(
-    client: httpx.AsyncClient, db: asyncpg.Connection, user: Caller
+    client: httpx.AsyncClient, db: asyncpg.Connection, user: SignedIn
 ) -> None:
     headers = SERVICE_HEADERS | {"Idempotency-Key": f"k-{uuid.uuid4()}"}
     assert (await client.post("/notify", json=body_for(user.id), headers=headers)).status_code == 201
@@ -212,7 +214,7 @@ async def test_a_key_reused_with_another_body_is_a_409_and_stores_nothing(
 
 
 async def test_concurrent_repeats_of_one_key_store_one_row(
-    client: httpx.AsyncClient, db: asyncpg.Connection, user: Caller
+    client: httpx.AsyncClient, db: asyncpg.Connection, user: SignedIn
 ) -> None:
     headers = SERVICE_HEADERS | {"Idempotency-Key": f"race-{uuid.uuid4()}"}
     responses = await asyncio.gather(
@@ -227,7 +229,7 @@ async def test_concurrent_repeats_of_one_key_store_one_row(
     "key", [b"", b"x" * 201, "caf\u00e9".encode(), b"tab\there"], ids=["empty", "too long", "non-ascii", "control"]
 )
 async def test_a_bad_idempotency_key_is_a_400_and_stores_nothing(
-    client: httpx.AsyncClient, db: asyncpg.Connection, user: Caller, key: bytes
+    client: httpx.AsyncClient, db: asyncpg.Connection, user: SignedIn, key: bytes
 ) -> None:
     headers: dict[str, str | bytes] = {**SERVICE_HEADERS, "Idempotency-Key": key}
     response = await client.post("/notify", json=body_for(user.id), headers=headers)
