@@ -6,12 +6,29 @@ ENVIRONMENT=production and a missing or placeholder JWT_SECRET / SERVICE_TOKEN r
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Values that are fine on a laptop and must never reach a real deployment.
+
+
+def split_setting_list(value: Any) -> Any:
+    """A list setting from the environment: a JSON array, or comma-separated words."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+# A list of strings read from one variable: `CORS_ORIGINS=http://a,http://b` or a JSON array
+# (NoDecode: pydantic-settings would otherwise insist on JSON).
+SettingList = Annotated[list[str], NoDecode, BeforeValidator(split_setting_list)]
+
 DEV_JWT_SECRET = "dev-secret-change-me"  # noqa: S105 - refused outside development
 DEV_SERVICE_TOKEN = "dev-service-token-change-me"  # noqa: S105 - refused outside development
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret", DEV_JWT_SECRET, DEV_SERVICE_TOKEN}

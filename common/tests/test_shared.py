@@ -274,3 +274,19 @@ async def test_migrations_apply_once_in_order(pg_admin_dsn: str, tmp_path: Path)
         assert await conn.fetchval("SELECT count(*) FROM demo_schema_migrations") == 2
     finally:
         await conn.close()
+
+
+def test_a_list_setting_reads_commas_or_a_json_array_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic_settings import BaseSettings
+
+    from helpdesk_common.settings import SettingList
+
+    class Listing(BaseSettings):
+        names: SettingList = []
+
+    monkeypatch.setenv("NAMES", " a, b ,,c ")
+    assert Listing().names == ["a", "b", "c"]
+    monkeypatch.setenv("NAMES", '["a,b", "c"]')
+    assert Listing().names == ["a,b", "c"]
+    monkeypatch.setenv("NAMES", "")
+    assert Listing().names == []

@@ -5,13 +5,9 @@ Lists may be given as JSON (`["http://a", "http://b"]`) or comma-separated (`htt
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
-
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import NoDecode
 
-from helpdesk_common.settings import ServiceSettings
+from helpdesk_common.settings import ServiceSettings, SettingList
 
 MIB = 1024 * 1024
 KIB = 1024
@@ -23,11 +19,11 @@ class Settings(ServiceSettings):
     port: int = Field(default=8080, ge=1, le=65535, validation_alias=AliasChoices("port", "gateway_port"))
 
     # Browser origins allowed to call the API; "*" allows any origin.
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["http://localhost:5173"])
-    cors_allow_methods: Annotated[list[str], NoDecode] = Field(
+    cors_origins: SettingList = Field(default_factory=lambda: ["http://localhost:5173"])
+    cors_allow_methods: SettingList = Field(
         default_factory=lambda: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     )
-    cors_allow_headers: Annotated[list[str], NoDecode] = Field(
+    cors_allow_headers: SettingList = Field(
         default_factory=lambda: ["Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key", "If-Match"]
     )
     cors_max_age: int = Field(default=600, ge=0)
@@ -44,16 +40,6 @@ class Settings(ServiceSettings):
 
     # Connections the proxy keeps open to all upstreams together.
     upstream_max_connections: int = Field(default=200, ge=1)
-
-    @field_validator("cors_origins", "cors_allow_methods", "cors_allow_headers", mode="before")
-    @classmethod
-    def _split_list(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
 
     @field_validator("cors_origins")
     @classmethod

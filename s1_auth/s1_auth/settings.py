@@ -4,14 +4,11 @@ proxies and the password hash cost."""
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
-from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import NoDecode
 
-from helpdesk_common.settings import ServiceSettings
+from helpdesk_common.settings import ServiceSettings, SettingList
 from s1_auth.schemas import PASSWORD_MAX, PASSWORD_MIN, normalize_email, normalize_password
 
 # OWASP's minimum for argon2id (Password Storage Cheat Sheet): 19 MiB, 2 iterations, 1 lane.
@@ -49,7 +46,7 @@ class Settings(ServiceSettings):
     # of S1 whose X-Forwarded-For entries are believed: the gateway. The client is the
     # rightmost address that is not one of them. Loopback by default (make up: the gateway on
     # the same host); compose sets the gateway's service name. JSON or comma-separated.
-    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.0/8", "::1"])
+    trusted_proxies: SettingList = Field(default_factory=lambda: ["127.0.0.0/8", "::1"])
 
     # Sessions: a refresh token lives this long unused (each use issues a new one, for as long
     # again), 30 days by default.
@@ -67,16 +64,6 @@ class Settings(ServiceSettings):
     argon2_memory_cost_kib: int = Field(default=OWASP_ARGON2_MEMORY_KIB, ge=8)
     argon2_time_cost: int = Field(default=OWASP_ARGON2_TIME_COST, ge=1)
     argon2_parallelism: int = Field(default=1, ge=1, le=16)
-
-    @field_validator("trusted_proxies", mode="before")
-    @classmethod
-    def _split_list(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
 
     @field_validator("trusted_proxies")
     @classmethod
