@@ -307,6 +307,7 @@ async def _applied_versions(db_url: str, owner: str) -> list[str]:
         await conn.close()
 
 
+@pytest.mark.xdist_group("mail-sink-image")  # beside the services' installs, on the other worker
 def test_the_mail_catcher_image_takes_mail_and_its_web_view_lists_it(tmp_path: Path) -> None:
     """infra/mail-sink.Dockerfile's builder replayed: the fleet tooling from the lock, alone,
     running the sink (SMTP + listing) and the read-only web view compose's dev profile publishes."""
