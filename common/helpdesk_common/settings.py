@@ -88,6 +88,11 @@ class ServiceSettings(BaseSettings):
     registry_url: str | None = "http://127.0.0.1:3003"
     registry_heartbeat_seconds: float = Field(default=10.0, gt=0)
     discovery_cache_seconds: float = Field(default=5.0, ge=0)
+    # A registry that answers it knows no instance of a service (it restarted: it keeps them in
+    # memory) is not believed for this long after it last named some: they are called meanwhile,
+    # and re-register within a heartbeat. Bounded, so that a service really gone is dropped (a
+    # refused connection drops an instance at once anyway).
+    discovery_stale_seconds: float = Field(default=30.0, ge=0)
     # Fallback upstream addresses used when the registry cannot be asked, e.g.
     # SERVICE_URLS='{"s2-tickets": "http://127.0.0.1:3002"}'.
     service_urls: dict[str, str] = Field(default_factory=dict)
