@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
 
 from helpdesk_fleet.process import ALL_SERVICES, ServiceSpec
 
@@ -344,6 +346,22 @@ def load_compose() -> dict[str, Any]:
             assert "extends" not in base, f"{name}: extends a service that extends another"
             services[name] = _merge_extended(base, body)
     return document
+
+
+def settings_fields(settings: type[BaseSettings]) -> dict[str, set[str]]:
+    """Each field of a settings class and the variable names it is read from (any one will do:
+    the gateway's port is PORT or GATEWAY_PORT), upper case."""
+    prefix = str(settings.model_config.get("env_prefix", ""))
+    fields = {}
+    for name, info in settings.model_fields.items():
+        alias = info.validation_alias
+        if isinstance(alias, str):
+            fields[name] = {alias.upper()}
+        elif isinstance(alias, AliasChoices):
+            fields[name] = {choice.upper() for choice in alias.choices if isinstance(choice, str)}
+        else:
+            fields[name] = {(info.alias or f"{prefix}{name}").upper()}
+    return fields
 
 
 def read_env_file(path: Path) -> tuple[dict[str, str], set[str]]:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
-from pydantic import AliasChoices, ValidationError
+from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 from helpdesk_common.settings import PLACEHOLDER_SECRETS, is_secret_setting
@@ -33,6 +33,7 @@ from .conftest import (
     parse_dockerfile,
     read_env_file,
     referenced_variables,
+    settings_fields,
 )
 
 DATABASE = "postgres"
@@ -66,17 +67,7 @@ def _settings_class(service: ContainerService) -> type[BaseSettings]:
 
 def _env_names(settings: type[BaseSettings]) -> set[str]:
     """The environment variables a settings class reads (case-insensitive: upper-cased)."""
-    prefix = str(settings.model_config.get("env_prefix", ""))
-    names = set()
-    for name, info in settings.model_fields.items():
-        alias = info.validation_alias
-        if isinstance(alias, str):
-            names.add(alias.upper())
-        elif isinstance(alias, AliasChoices):
-            names |= {choice.upper() for choice in alias.choices if isinstance(choice, str)}
-        else:
-            names.add((info.alias or f"{prefix}{name}").upper())
-    return names
+    return set().union(*settings_fields(settings).values())
 
 
 def _app_services(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -92,21 +83,6 @@ def _app_services(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def _default_services(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """What `docker compose up` starts without a profile."""
     return {name: body for name, body in document["services"].items() if not body.get("profiles")}
-
-
-def _settings_fields(settings: type[BaseSettings]) -> dict[str, set[str]]:
-    """Each field of a settings class and the variable names it is read from (any one will do)."""
-    prefix = str(settings.model_config.get("env_prefix", ""))
-    fields = {}
-    for name, info in settings.model_fields.items():
-        alias = info.validation_alias
-        if isinstance(alias, str):
-            fields[name] = {alias.upper()}
-        elif isinstance(alias, AliasChoices):
-            fields[name] = {choice.upper() for choice in alias.choices if isinstance(choice, str)}
-        else:
-            fields[name] = {(info.alias or f"{prefix}{name}").upper()}
-    return fields
 
 
 def _env_files(body: dict[str, Any]) -> list[str]:
@@ -376,10 +352,10 @@ def test_every_setting_a_service_reads_is_set_in_compose(compose: dict[str, Any]
     values, unset = _compose_settings(body)
     own_file = f"infra/k8s/base/settings/{service.name}.env"
     missing = []
-    for field, names in _settings_fields(settings_class).items():
+    for field, names in settings_fields(settings_class).items():
         if names & IDENTITY_SETTINGS or names & (set(values) | unset):
             continue
-        variable = sorted(names)[0]
+        variable = min(sorted(names), key=len)  # PORT rather than GATEWAY_PORT
         where = (
             f"infra/docker-compose.yml services.{service.name}.environment as ${{{variable}}} (and infra/.env.example)"
             if is_secret_setting(variable, settings_class.model_fields[field].annotation)

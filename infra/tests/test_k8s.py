@@ -18,7 +18,15 @@ from pydantic_settings import BaseSettings
 
 from helpdesk_common.settings import is_placeholder_secret, is_secret_setting
 
-from .conftest import CONTAINER_SERVICES, REPO_ROOT, WEB_CLIENT, ContainerService
+from .conftest import (
+    CONTAINER_SERVICES,
+    REPO_ROOT,
+    SETTINGS_DIR,
+    WEB_CLIENT,
+    ContainerService,
+    read_env_file,
+    settings_fields,
+)
 from .kustomize import render
 
 # The oldest Kubernetes these manifests are validated for (supported by every major managed
@@ -200,8 +208,6 @@ def _pod_environment(objects: list[dict[str, Any]], name: str) -> tuple[dict[str
 
 
 def _unset_on_purpose(service: ContainerService) -> set[str]:
-    from .conftest import SETTINGS_DIR, read_env_file
-
     return read_env_file(SETTINGS_DIR / "shared.env")[1] | read_env_file(SETTINGS_DIR / f"{service.name}.env")[1]
 
 
@@ -214,11 +220,11 @@ def test_every_setting_a_service_reads_is_set_in_its_config_maps_or_the_secret(
     values, from_secret, other = _pod_environment(rendered, service.name)
     unset = _unset_on_purpose(service)
     missing = []
-    for field, info in settings_class.model_fields.items():
-        variable = (info.alias or field).upper()
-        if info.validation_alias is not None:
-            continue  # read under several names (the gateway's PORT / GATEWAY_PORT): PORT is set
-        if variable in IDENTITY_SETTINGS or variable in values or variable in from_secret | other | unset:
+    given = set(values) | from_secret | other | unset
+    for field, names in settings_fields(settings_class).items():
+        info = settings_class.model_fields[field]
+        variable = min(sorted(names), key=len)  # PORT rather than GATEWAY_PORT
+        if names & (IDENTITY_SETTINGS | given):
             continue
         if variable == "DB_URL" and not service.spec.uses_database:
             continue  # no database credentials where no database is used (the registry, the gateway)
