@@ -379,7 +379,11 @@ def read_env_file(path: Path) -> tuple[dict[str, str], set[str]]:
         key, sep, value = line.partition("=")
         assert sep and re.fullmatch(r"[A-Z][A-Z0-9_]*", key), f"{path.name}:{number}: not KEY=value"
         assert key not in values, f"{path.name}:{number}: {key} twice"
+        # Compose expands $VAR and cuts ` #...` in env files; kustomize takes both literally.
         assert not value.startswith(("'", '"')), f"{path.name}:{number}: no quotes (compose and kustomize differ)"
+        assert "$" not in value and " #" not in value, (
+            f"{path.name}:{number}: no $ or ' #' (compose and kustomize differ)"
+        )
         values[key] = value
     return values, unset
 
