@@ -64,7 +64,8 @@ def _check(response: httpx.Response, what: str) -> list[str]:
             error = None
         if not isinstance(error, str):
             problems.append(f"{what}: {response.status_code} without an {{error}} body: {response.text[:100]!r}")
-    if LEAKS.search(response.text[:20_000]):
+    # Errors only: a stored title may say "../../etc/passwd", as it was asked to.
+    if response.status_code >= 400 and LEAKS.search(response.text[:20_000]):
         problems.append(f"{what}: internal detail in the answer: {LEAKS.search(response.text).group(0)!r}")  # type: ignore[union-attr]
     if any(name.lower().startswith("x-injected") for name in response.headers):
         problems.append(f"{what}: a header was injected")
