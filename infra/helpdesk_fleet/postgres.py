@@ -47,3 +47,28 @@ async def ensure_database(admin_dsn: str, database: str) -> str:
 
 async def create_scratch_database(admin_dsn: str, prefix: str = "test") -> str:
     return await ensure_database(admin_dsn, f"{prefix}_{uuid.uuid4().hex[:12]}")
+
+
+class EmbeddedPostgres:
+    """An embedded server of a test's own that the test may stop and start again (a database
+    outage), on the same socket, so every DSN handed out keeps working once it is back."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from pgserver.postgres_server import get_server
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.server = get_server(data_dir, cleanup_mode="stop")
+
+    @property
+    def admin_dsn(self) -> str:
+        return str(self.server.get_uri("postgres"))
+
+    def stop(self) -> None:
+        """Fast shutdown: open connections are cut, as when a database host goes away."""
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # made at import time
+
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
+
+    def start(self) -> None:
+        with self.server._lock:  # pgserver's own inter-process lock around starting a server
+            self.server.ensure_postgres_running()
