@@ -61,7 +61,8 @@ function notificationsApi(history: unknown[] = []) {
     'GET /notifications/history/7': () => json(200, { notifications: history, next_cursor: null }),
     'PATCH /notifications/2/read': () =>
       json(200, notice(2, { read_at: '2026-11-24T11:00:00+00:00' })),
-    'POST /notifications/notify': (call) => json(201, notice(9, call.body as Record<string, unknown>)),
+    'POST /notifications/notify': (call) =>
+      json(201, notice(9, call.body as Record<string, unknown>)),
   });
 }
 
