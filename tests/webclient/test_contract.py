@@ -14,9 +14,9 @@ from helpdesk_common.pagination import MAX_LIMIT
 from helpdesk_common.security import Role
 from helpdesk_common.vocabulary import CATEGORIES, DEFAULT_PRIORITY, PRIORITIES, STATUSES
 from s1_auth.schemas import EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
+from s2_tickets.schemas import DESCRIPTION_MAX, SEARCH_MAX, TITLE_MAX
 from s4_workflow.service import ALLOWED_MOVES
 from s8_feedback.schemas import COMMENT_MAX
-from s2_tickets.schemas import DESCRIPTION_MAX, SEARCH_MAX, TITLE_MAX
 
 VOCABULARY = Path(__file__).resolve().parents[2] / "webclient" / "src" / "lib" / "vocabulary.ts"
 

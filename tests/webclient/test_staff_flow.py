@@ -103,7 +103,8 @@ def test_staff_work_a_ticket_to_resolved_and_the_customer_sees_it_live_and_rates
     assert "Closed" in move.locator("option").all_inner_texts()  # now it may be closed
 
     history = work.get_by_role("list", name="Changes, newest first").locator("li")
-    expect(history).to_have_count(4)  # assignee and status (assigned), in progress, priority, resolved
+    # The assignee and the status (new -> assigned), in progress, the priority, resolved.
+    expect(history).to_have_count(5)
     expect(history.first).to_contain_text("Status: In progress → Resolved")
     expect(history.first).to_contain_text("by you")
     staff.screenshot("16-ticket-worked-staff")

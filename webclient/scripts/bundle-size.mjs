@@ -56,7 +56,7 @@ for (const [route, page] of Object.entries(ROUTES)) {
   const over = BUDGETED.has(route) && kb > BUDGET_KB;
   failed ||= over;
   console.log(
-    `  ${route.padEnd(14)} ${kb.toFixed(1).padStart(6)} KB${over ? '  OVER BUDGET' : ''}`,
+    `  ${route.padEnd(16)} ${kb.toFixed(1).padStart(6)} KB${over ? '  OVER BUDGET' : ''}`,
   );
 }
 if (failed) process.exit(1);
