@@ -83,6 +83,20 @@ describe('WorkflowControls', () => {
     expect(await screen.findByText('Assigned to Sam Agent.')).toBeVisible();
   });
 
+  it('keeps a choice being made when a fresh copy of the same ticket arrives', async () => {
+    staffApi();
+    signIn(STAFF);
+    const { rerender } = render(WorkflowControls, {
+      props: { ticket: ticket() as Ticket, onChange: () => {} },
+    });
+    await userEvent.selectOptions(screen.getByLabelText('Move to'), 'In progress');
+    await rerender({ ticket: ticket() as Ticket });
+    expect(screen.getByLabelText('Move to')).toHaveValue('in_progress');
+    expect(screen.getByRole('button', { name: 'Change status' })).toBeEnabled();
+    await rerender({ ticket: ticket({ status: 'in_progress' }) as Ticket });
+    expect(screen.getByLabelText('Move to')).toHaveValue('');
+  });
+
   it("shows the API's refusal beside the control", async () => {
     staffApi({
       'PATCH /workflow/status/1': () =>
