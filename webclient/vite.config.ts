@@ -23,6 +23,8 @@ export default defineConfig({
     setupFiles: ['./src/test-setup.ts'],
     include: ['src/**/*.test.ts'],
     restoreMocks: true,
+    // Typing with user-event is slow on a loaded 2-core machine; 5 s (the default) is too tight.
+    testTimeout: 20_000,
     unstubGlobals: true,
   },
 });

@@ -21,8 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, Request, Response
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    Request,
+    Response,
+    expect,
+    sync_playwright,
+)
 
 from helpdesk_fleet.fleet import Fleet
 from helpdesk_fleet.process import ServiceProcess
@@ -45,6 +54,10 @@ CHROMIUM_ARGS = [
 OUTPUT = Path(os.environ.get("WEBCLIENT_E2E_OUTPUT", REPO_ROOT / "webclient" / "test-output" / "e2e"))
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
+
+# Assertions wait up to 10 s (as actions do): on 2 shared cores an argon2 login behind a busy
+# fleet can take longer than Playwright's 5 s default without anything being wrong.
+expect.set_options(timeout=10_000)
 
 _FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of (\d+)")
 

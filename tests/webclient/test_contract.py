@@ -13,8 +13,10 @@ import pytest
 from helpdesk_common.pagination import MAX_LIMIT
 from helpdesk_common.security import Role
 from helpdesk_common.vocabulary import CATEGORIES, DEFAULT_PRIORITY, PRIORITIES, STATUSES
-from s1_auth.schemas import EMAIL_MAX, PASSWORD_MAX, PASSWORD_MIN
+from s1_auth.schemas import EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
 from s2_tickets.schemas import DESCRIPTION_MAX, SEARCH_MAX, TITLE_MAX
+from s4_workflow.service import ALLOWED_MOVES
+from s8_feedback.schemas import COMMENT_MAX
 
 VOCABULARY = Path(__file__).resolve().parents[2] / "webclient" / "src" / "lib" / "vocabulary.ts"
 
@@ -52,6 +54,8 @@ def test_the_vocabulary_is_the_services_own(name: str, expected: tuple[str, ...]
         ("PASSWORD_MIN", PASSWORD_MIN),
         ("PASSWORD_MAX", PASSWORD_MAX),
         ("EMAIL_MAX", EMAIL_MAX),
+        ("NAME_MAX", NAME_MAX),
+        ("RATING_COMMENT_MAX", COMMENT_MAX),
     ],
 )
 def test_the_input_limits_are_the_services_own(name: str, expected: int) -> None:
@@ -62,3 +66,13 @@ def test_the_default_priority_and_the_page_size_fit_the_api() -> None:
     match = re.search(r"export const DEFAULT_PRIORITY: Priority = '(\w+)';", _source())
     assert match and match.group(1) == DEFAULT_PRIORITY
     assert 1 <= _number("PAGE_SIZE") <= MAX_LIMIT
+
+
+def test_the_status_moves_are_s4s_own() -> None:
+    match = re.search(r"export const STATUS_MOVES: [^=]+= \{(.*?)\n\};", _source(), re.S)
+    assert match, f"STATUS_MOVES is not an object literal in {VOCABULARY.name}"
+    moves = {
+        status: tuple(re.findall(r"'([^']*)'", targets))
+        for status, targets in re.findall(r"^\s*(\w+): \[(.*?)\],", match.group(1), re.M)
+    }
+    assert moves == {status: tuple(targets) for status, targets in ALLOWED_MOVES.items()}

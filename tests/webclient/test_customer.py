@@ -162,27 +162,40 @@ def _token(claims: dict[str, object]) -> str:
     return token
 
 
-def test_an_expired_or_refused_token_leads_back_to_login_with_a_message(client: Client, fleet: Fleet) -> None:
+def test_an_expired_token_is_refreshed_and_a_dead_session_leads_back_to_login(client: Client, fleet: Fleet) -> None:
     account = fleet.new_account("user")
     page = client.page
     log_in(page, account.email)
     claims = {"sub": str(account.id), "role": "user", "email": account.email}
-
-    # A token past its time, found at start: straight to the login page, nothing sent.
     expired = _token({**claims, "iat": int(time.time()) - 7200, "exp": int(time.time()) - 3600})
+
+    # A token past its time, found at start, while S1's refresh cookie holds: refreshed silently
+    # (the HttpOnly cookie, scoped to /auth/refresh), and the person stays where they were.
+    page.evaluate("([key, token]) => localStorage.setItem(key, token)", [SESSION_KEY, expired])
+    page.goto("/tickets?status=new")
+    expect(page.get_by_role("heading", name="My tickets")).to_be_visible()
+    renewed = client.local_storage(SESSION_KEY)
+    assert renewed and renewed != expired
+    assert jwt.get_unverified_claims(renewed)["exp"] > time.time()
+
+    # Without the cookie (the session is gone from this browser) the refresh is refused: the
+    # login page, with the reason, and back to the page after logging in.
+    client.context.clear_cookies()
+    client.watch.expect(401, "/auth/refresh")
     page.evaluate("([key, token]) => localStorage.setItem(key, token)", [SESSION_KEY, expired])
     page.goto("/tickets?status=new")
     expect(page).to_have_url(re.compile(r"/login\?next=%2Ftickets%3Fstatus%3Dnew$"))
     expect(page.get_by_role("alert").filter(has_text="Your session has expired. Please log in again.")).to_be_visible()
     client.screenshot("09-session-expired")
-
-    # Logging in again returns to where the person was.
     log_in(page, account.email)
     expect(page).to_have_url(re.compile(r"/tickets\?status=new$"))
 
-    # A token the API refuses (a wrong signature): its 401 ends the session the same way.
+    # A token the API refuses (a wrong signature), and no refresh cookie: the 401 ends the
+    # session after one refused refresh.
+    client.context.clear_cookies()
     client.watch.expect(401, "/auth/me")
     client.watch.expect(401, "/tickets")
+    client.watch.expect(401, "/notifications")
     forged = jwt.encode({**claims, "exp": int(time.time()) + 3600}, "another-secret-0123456789abcdef", "HS256")
     page.evaluate("([key, token]) => localStorage.setItem(key, token)", [SESSION_KEY, forged])
     page.reload()
@@ -190,8 +203,8 @@ def test_an_expired_or_refused_token_leads_back_to_login_with_a_message(client: 
     expect(page.get_by_role("alert").filter(has_text="no longer valid")).to_be_visible()
     assert client.local_storage(SESSION_KEY) is None
 
-    # A token that runs out while the page is open: the page notices by itself (the page's
-    # clock is Playwright's, moved an hour on rather than waited for).
+    # A token that runs out while the page is open and cannot be refreshed: the page notices by
+    # itself (the page's clock is Playwright's, moved an hour on rather than waited for).
     fresh = _token({**claims, "iat": int(time.time()), "exp": int(time.time()) + 3600})
     page.evaluate("([key, token]) => localStorage.setItem(key, token)", [SESSION_KEY, fresh])
     page.clock.install()

@@ -12,8 +12,9 @@ import type { Component } from 'svelte';
 import { compile, matchPath, type Params, type Pattern } from './lib/router/router.svelte';
 import type { SessionUser } from './lib/session/session.svelte';
 
-/** `guest`: only signed out (login, register); `user`: anyone signed in; then staff, admin. */
-export type Access = 'guest' | 'user' | 'staff' | 'admin';
+/** `guest`: only signed out (login, register); `public`: anyone (a reset link); `user`: anyone
+ * signed in; then staff, admin. */
+export type Access = 'guest' | 'public' | 'user' | 'staff' | 'admin';
 
 export interface PageProps {
   params: Params;
@@ -58,6 +59,25 @@ export const routes: RouteDef[] = [
     load: () => import('./features/auth/RegisterPage.svelte'),
   },
   {
+    path: '/forgot-password',
+    access: 'guest',
+    title: 'Forgot your password?',
+    load: () => import('./features/auth/ForgotPasswordPage.svelte'),
+  },
+  {
+    path: '/reset-password',
+    access: 'public',
+    title: 'Choose a new password',
+    load: () => import('./features/auth/ResetPasswordPage.svelte'),
+  },
+  {
+    path: '/queue',
+    access: 'staff',
+    title: 'Queue',
+    load: () => import('./features/queue/QueuePage.svelte'),
+    nav: { label: () => 'Queue' },
+  },
+  {
     path: '/tickets',
     access: 'user',
     title: 'Tickets',
@@ -79,6 +99,19 @@ export const routes: RouteDef[] = [
     access: 'user',
     title: 'Ticket',
     load: () => import('./features/tickets/TicketPage.svelte'),
+  },
+  {
+    path: '/dashboard',
+    access: 'staff',
+    title: 'Dashboard',
+    load: () => import('./features/dashboard/DashboardPage.svelte'),
+    nav: { label: () => 'Dashboard' },
+  },
+  {
+    path: '/account',
+    access: 'user',
+    title: 'Your account',
+    load: () => import('./features/account/AccountPage.svelte'),
   },
   {
     path: '/admin/users',
@@ -128,6 +161,8 @@ export function mayVisit(access: Access, user: SessionUser | null): boolean {
   switch (access) {
     case 'guest':
       return user === null;
+    case 'public':
+      return true;
     case 'user':
       return user !== null;
     case 'staff':
@@ -162,6 +197,13 @@ export function safeNext(query: URLSearchParams): string {
   const next = query.get('next');
   if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\'))
     return HOME;
-  if (next === LOGIN || next.startsWith(`${LOGIN}?`) || next.startsWith('/register')) return HOME;
+  if (
+    next === LOGIN ||
+    next.startsWith(`${LOGIN}?`) ||
+    next.startsWith('/register') ||
+    next.startsWith('/forgot-password') ||
+    next.startsWith('/reset-password')
+  )
+    return HOME;
   return next;
 }

@@ -40,9 +40,29 @@ class People {
     return this.#known.get(id);
   }
 
-  /** An email address, or "User #7" while it is not known (or cannot be). */
+  /** A display name or else an email address, or "User #7" while it is not known (or cannot be). */
   label(id: number): string {
-    return this.user(id)?.email ?? `User #${id}`;
+    const user = this.user(id);
+    return user?.name || user?.email || `User #${id}`;
+  }
+
+  /**
+   * Staff and admins whose name or email begins with `q` (S1's user search, by role), for the
+   * assign picker: one page of each role, by name.
+   */
+  async searchStaff(q: string, signal?: AbortSignal): Promise<User[]> {
+    const query = q.trim();
+    const [staff, admins] = await Promise.all(
+      (['staff', 'admin'] as const).map((role) =>
+        api.auth.users({ role, q: query || undefined, limit: STAFF_PAGE }, signal),
+      ),
+    );
+    const found = [...staff!.users, ...admins!.users];
+    for (const user of found) {
+      this.#known.set(user.id, user);
+      this.#asked.add(user.id);
+    }
+    return found.sort((a, b) => staffName(a).localeCompare(staffName(b)));
   }
 
   loadStaff(): Promise<void> {
@@ -76,6 +96,11 @@ class People {
     this.staff = null;
     this.#staffRequest = null;
   }
+}
+
+/** How a staff member is named in pickers: the name and the address, or the address alone. */
+export function staffName(user: User): string {
+  return user.name ? `${user.name} (${user.email})` : user.email;
 }
 
 export const people = new People();

@@ -23,6 +23,8 @@ export const SEARCH_MAX = 200;
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 1024;
 export const EMAIL_MAX = 320;
+export const NAME_MAX = 100;
+export const RATING_COMMENT_MAX = 2000;
 /** Page size of every list the client pages through (the API allows 1-200). */
 export const PAGE_SIZE = 50;
 
@@ -53,6 +55,28 @@ export const ROLE_LABELS: Record<Role, string> = {
   staff: 'Staff',
   admin: 'Admin',
 };
+
+/**
+ * The status moves S4 allows (s4_workflow/service.py ALLOWED_MOVES): anything but staying put,
+ * closing a ticket that is not resolved, or leaving `closed`. On top, `assigned` needs an
+ * assignee and `new` none (`allowedMoves`).
+ */
+export const STATUS_MOVES: Record<Status, readonly Status[]> = {
+  new: ['assigned', 'in_progress', 'resolved'],
+  assigned: ['new', 'in_progress', 'resolved'],
+  in_progress: ['new', 'assigned', 'resolved'],
+  resolved: ['new', 'assigned', 'in_progress', 'closed'],
+  closed: [],
+};
+
+/** The statuses a ticket may move to now, as S4 judges them. */
+export function allowedMoves(ticket: { status: Status; assigned_to: number | null }): Status[] {
+  return STATUS_MOVES[ticket.status].filter((target) =>
+    ticket.assigned_to === null ? target !== 'assigned' : target !== 'new',
+  );
+}
+
+export const OPEN_STATUSES: readonly Status[] = ['new', 'assigned', 'in_progress'];
 
 export function isStatus(value: string | null | undefined): value is Status {
   return (STATUSES as readonly string[]).includes(value ?? '');

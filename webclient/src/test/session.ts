@@ -10,6 +10,8 @@ export function signIn(user: { id: number; email: string; role: string }): strin
 }
 
 export function signOut(): void {
-  session.logout(null);
+  // Locally only: no logout call goes to the (fake) API.
   localStorage.clear();
+  session.expire('');
+  session.notice = null;
 }

@@ -47,7 +47,7 @@ describe('LoginPage', () => {
     await userEvent.type(screen.getByLabelText('Email'), ' customer@example.com ');
     await userEvent.type(screen.getByLabelText('Password'), 'the right password{Enter}');
     await expect.poll(() => router.href).toBe('/tickets/4');
-    expect(session.user).toEqual(CUSTOMER);
+    expect(session.user).toMatchObject(CUSTOMER);
   });
 
   it('says why the person is here (an expired session)', () => {

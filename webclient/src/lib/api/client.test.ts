@@ -145,3 +145,30 @@ describe('ApiClient', () => {
     await expect(client.request('/x', { method: 'DELETE' })).resolves.toBeUndefined();
   });
 });
+
+describe('downloads', () => {
+  it("names the file from Content-Disposition, RFC 6266's filename* first", async () => {
+    const { dispositionFilename } = await import('./client');
+    expect(
+      dispositionFilename(`attachment; filename="a.txt"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf`),
+    ).toBe('résumé.pdf');
+    expect(dispositionFilename('attachment; filename="report.csv"')).toBe('report.csv');
+    expect(dispositionFilename(null)).toBeNull();
+  });
+
+  it('fetches the bytes with the token, and the name', async () => {
+    const { client, fetchImpl } = clientWith(
+      () =>
+        new Response('ticket_id,user_id\n1,7\n', {
+          status: 200,
+          headers: { 'Content-Disposition': 'attachment; filename="helpdesk.csv"' },
+        }),
+    );
+    client.useAuth({ token: () => 'abc', onUnauthorized: () => {} });
+    const { blob, filename } = await client.download('/analytics/export.csv', 'fallback.csv');
+    expect(filename).toBe('helpdesk.csv');
+    expect(await blob.text()).toBe('ticket_id,user_id\n1,7\n');
+    const headers = fetchImpl.mock.calls[0]![1]?.headers as Record<string, string>;
+    expect(headers.Authorization).toBe('Bearer abc');
+  });
+});

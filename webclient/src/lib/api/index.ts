@@ -1,23 +1,29 @@
 /**
  * The API, one section per service, all on one client (base URL from configuration, the
  * session's token, errors as sentences). Components import `api` and nothing else from here.
- *
- * Later services add a section each: `workflow` (S4), `media` (S5; uploads need progress, so
- * an XMLHttpRequest-based `upload` beside `request`), `notifications` (S6; the SSE stream),
- * `analytics` (S7), `feedback` (S8). See webclient/README.md.
  */
 
 import { apiBaseUrl } from '../config';
+import { analyticsApi } from './analytics';
 import { authApi } from './auth';
 import { ApiClient } from './client';
+import { feedbackApi } from './feedback';
+import { mediaApi } from './media';
+import { notificationsApi } from './notifications';
 import { ticketsApi } from './tickets';
+import { workflowApi } from './workflow';
 
 export const client = new ApiClient(apiBaseUrl());
 
 export const api = {
   auth: authApi(client),
   tickets: ticketsApi(client),
+  workflow: workflowApi(client),
+  media: mediaApi(client),
+  notifications: notificationsApi(client),
+  feedback: feedbackApi(client),
+  analytics: analyticsApi(client),
 };
 
-export { ApiError, errorMessage, isAbort } from './client';
+export { ApiError, errorMessage, isAbort, type Download } from './client';
 export type * from './types';

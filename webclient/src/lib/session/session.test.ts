@@ -1,6 +1,8 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
+import { api as apiClient } from '../api';
 import { CUSTOMER, fakeApi, json, tokenFor, userToken } from '../../test/fake-api';
+import { signOut } from '../../test/session';
 import {
   EXPIRED,
   LOGGED_OUT_ELSEWHERE,
@@ -12,14 +14,13 @@ import {
 } from './session.svelte';
 
 beforeEach(() => {
-  session.logout(null);
-  localStorage.clear();
+  signOut();
 });
 
 describe('readClaims', () => {
   it('reads the user and the expiry from a token, and refuses anything else', () => {
     const claims = readClaims(userToken(CUSTOMER));
-    expect(claims?.user).toEqual(CUSTOMER);
+    expect(claims?.user).toMatchObject(CUSTOMER);
     expect(claims?.expiresAt).toBeGreaterThan(Date.now());
     expect(readClaims('not a token')).toBeNull();
     expect(readClaims(tokenFor({ sub: 'x', email: 'a@b.c', role: 'user', exp: 1 }))).toBeNull();
@@ -35,19 +36,93 @@ describe('Session', () => {
     });
     localStorage.setItem(STORAGE_KEY, userToken(CUSTOMER));
     session.restore();
-    expect(session.user).toEqual(CUSTOMER);
+    expect(session.user).toMatchObject(CUSTOMER);
     expect(session.isStaff).toBe(false);
     await vi.waitFor(() => expect(api.to('GET /auth/me')).toHaveLength(1));
   });
 
-  it('drops an expired token at start, with a sentence for the login page', () => {
-    const api = fakeApi({});
+  it('refreshes an expired token at start; without a live refresh cookie it ends, saying why', async () => {
+    const api = fakeApi({
+      'POST /auth/refresh': () => json(401, { error: 'Your session has ended: sign in again.' }),
+    });
     localStorage.setItem(STORAGE_KEY, userToken(CUSTOMER, -60));
     session.restore();
+    expect(session.restoring).toBe(true);
+    await vi.waitFor(() => expect(session.restoring).toBe(false));
     expect(session.user).toBeNull();
     expect(session.notice).toBe(EXPIRED);
     expect(localStorage.getItem(STORAGE_KEY)).toBeNull();
-    expect(api.calls).toHaveLength(0);
+    expect(api.calls).toHaveLength(1);
+  });
+
+  it('goes on with a new token when the refresh cookie still holds at start', async () => {
+    const fresh = userToken(CUSTOMER);
+    const api = fakeApi({
+      'POST /auth/refresh': () =>
+        json(200, { token: fresh, token_type: 'bearer', expires_in: 900, refresh_token: null }),
+      'GET /auth/me': () =>
+        json(200, { user: { sub: 7, role: 'user', email: CUSTOMER.email, name: 'Cleo' } }),
+    });
+    localStorage.setItem(STORAGE_KEY, userToken(CUSTOMER, -60));
+    session.restore();
+    await vi.waitFor(() => expect(session.restoring).toBe(false));
+    expect(session.token).toBe(fresh);
+    expect(localStorage.getItem(STORAGE_KEY)).toBe(fresh);
+    expect(api.to('POST /auth/refresh')[0]!.body).toEqual({});
+    await vi.waitFor(() => expect(session.user?.name).toBe('Cleo'));
+  });
+
+  it('refreshes once for calls refused together, then sends each of them once more', async () => {
+    const stale = userToken(CUSTOMER);
+    const fresh = userToken(CUSTOMER, 900) + 'x';
+    const api = fakeApi({
+      'GET /auth/me': () => new Promise(() => {}),
+      'POST /auth/refresh': () =>
+        json(200, { token: fresh, token_type: 'bearer', expires_in: 900, refresh_token: null }),
+      'GET /tickets': (call) =>
+        call.headers.get('Authorization') === `Bearer ${fresh}`
+          ? json(200, { tickets: [], next_cursor: null })
+          : json(401, { error: 'Token expired.' }),
+    });
+    localStorage.setItem(STORAGE_KEY, stale);
+    session.restore();
+    const [first, second] = await Promise.all([
+      apiClient.tickets.list({}),
+      apiClient.tickets.list({}),
+    ]);
+    expect(first.tickets).toEqual([]);
+    expect(second.tickets).toEqual([]);
+    expect(api.to('POST /auth/refresh')).toHaveLength(1);
+    expect(api.to('GET /tickets')).toHaveLength(4);
+    expect(session.token).toBe(fresh);
+  });
+
+  it('ends the session with a sentence when the refresh is refused too', async () => {
+    const api = fakeApi({
+      'GET /auth/me': () => new Promise(() => {}),
+      'POST /auth/refresh': () => json(401, { error: 'This session has ended.' }),
+      'GET /tickets': () => json(401, { error: 'Token revoked.' }),
+    });
+    localStorage.setItem(STORAGE_KEY, userToken(CUSTOMER));
+    session.restore();
+    await expect(apiClient.tickets.list({})).rejects.toMatchObject({ status: 401 });
+    expect(api.to('GET /tickets')).toHaveLength(1);
+    expect(session.user).toBeNull();
+    expect(session.notice).toBe(REJECTED);
+  });
+
+  it('logs out at S1 with the refresh cookie, and is signed out at once', async () => {
+    const api = fakeApi({
+      'GET /auth/me': () => new Promise(() => {}),
+      'POST /auth/logout': () => new Response(null, { status: 204 }),
+    });
+    localStorage.setItem(STORAGE_KEY, userToken(CUSTOMER));
+    session.restore();
+    const ended = session.logout();
+    expect(session.user).toBeNull();
+    await ended;
+    expect(api.to('POST /auth/logout')).toHaveLength(1);
+    expect(localStorage.getItem(STORAGE_KEY)).toBeNull();
   });
 
   it('ends when the API refuses the token', async () => {
@@ -81,21 +156,28 @@ describe('Session', () => {
       email: 'customer@example.com',
       password: 'secret-password',
     });
-    expect(user).toEqual(CUSTOMER);
+    expect(user).toMatchObject(CUSTOMER);
+    expect(api.to('POST /auth/login')[0]!.body).toMatchObject({ refresh_via: 'cookie' });
     expect(localStorage.getItem(STORAGE_KEY)).toBe(token);
     expect(session.notice).toBeNull();
     expect(api.to('GET /auth/me')[0]!.headers.get('Authorization')).toBe(`Bearer ${token}`);
     expect(api.to('POST /auth/login')[0]!.headers.get('Authorization')).toBeNull();
   });
 
-  it('ends by itself when the token runs out', () => {
+  it('refreshes before the token runs out, and ends when that fails', async () => {
     vi.useFakeTimers();
     try {
-      fakeApi({ 'GET /auth/me': () => new Promise(() => {}) });
+      const api = fakeApi({
+        'GET /auth/me': () => new Promise(() => {}),
+        'POST /auth/refresh': () => json(401, { error: 'Refresh token expired.' }),
+      });
       localStorage.setItem(STORAGE_KEY, userToken(CUSTOMER, 60));
       session.restore();
       expect(session.user).not.toBeNull();
-      vi.advanceTimersByTime(56_000);
+      await vi.advanceTimersByTimeAsync(20_000);
+      expect(api.to('POST /auth/refresh')).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(api.to('POST /auth/refresh')).toHaveLength(1);
       expect(session.user).toBeNull();
       expect(session.notice).toBe(EXPIRED);
     } finally {
@@ -122,7 +204,7 @@ describe('Session', () => {
 
     storage.set(STORAGE_KEY, userToken(CUSTOMER));
     tab.onStorage(new StorageEvent('storage', { key: STORAGE_KEY }));
-    expect(tab.user).toEqual(CUSTOMER);
+    expect(tab.user).toMatchObject(CUSTOMER);
     expect(tab.notice).toBeNull();
   });
 });
