@@ -17,3 +17,10 @@ class Settings(ServiceSettings):
     # ... waiting at most this long for S1; after a failure S1 is left alone for a few seconds
     # and lists answer with the names they have (or none) meanwhile.
     requester_lookup_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
+
+    # The conversation: a comment can be edited (and deleted) by its author this long after
+    # posting; admins may delete any comment at any time.
+    comment_edit_window_seconds: float = Field(default=900.0, gt=0, le=86_400)
+    # The active staff, told of a customer's reply on an unassigned ticket, asked from S1 and
+    # kept this long (a new staff member hears of replies within this time).
+    staff_cache_seconds: float = Field(default=30.0, ge=0, le=3600)

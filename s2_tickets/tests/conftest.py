@@ -37,6 +37,8 @@ TICKET_KEYS = {
     "assigned_to",
     "created_at",
     "updated_at",
+    "comment_count",
+    "last_activity_at",
 }
 
 
