@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from helpdesk_common.outbox import OutboxMessage, enqueue
 from helpdesk_common.vocabulary import CATEGORIES, PRIORITIES, STATUSES
 
 # The public shape of a ticket, and its version (the ETag, not in the JSON); `search` (the
@@ -249,6 +250,9 @@ class TicketsRepository:
 
 # --- the conversation -----------------------------------------------------------------------
 
+# S2's outbox (migrations/004_conversation.sql), relayed to S6 by helpdesk_common.outbox.
+OUTBOX_TABLE = "tickets_outbox"
+OUTBOX_KEY_PREFIX = "s2-outbox"
 COMMENT_COLUMNS = "id, ticket_id, author_id, author_role, body, internal, created_at, edited_at, deleted_at"
 
 
@@ -260,17 +264,6 @@ class ThreadPosition:
     at: datetime
     rank: int
     id: int
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxMessage:
-    """One notification to hand to S6 (a row of tickets_outbox)."""
-
-    recipient_id: int
-    type: str
-    channel: str
-    message: str
-    ticket_id: int
 
 
 # Timeline entry kinds, in the order entries of the same instant are listed (a reply before the
@@ -549,17 +542,6 @@ class ConversationRepository:
         )
 
     async def enqueue(self, messages: list[OutboxMessage]) -> None:
-        """Write the notifications into the outbox, in the caller's transaction (one statement)."""
-        if not messages:
-            return
-        await self.conn.execute(
-            """
-            INSERT INTO tickets_outbox (ticket_id, recipient_id, type, channel, message)
-            SELECT * FROM unnest($1::integer[], $2::integer[], $3::text[], $4::text[], $5::text[])
-            """,
-            [m.ticket_id for m in messages],
-            [m.recipient_id for m in messages],
-            [m.type for m in messages],
-            [m.channel for m in messages],
-            [m.message for m in messages],
-        )
+        """Write the notifications into S2's outbox, in the caller's transaction (the shared
+        relay hands them to S6 once it commits)."""
+        await enqueue(self.conn, OUTBOX_TABLE, messages)

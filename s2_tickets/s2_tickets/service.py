@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from helpdesk_common.errors import ApiError
+from helpdesk_common.outbox import OutboxMessage
 from helpdesk_common.pagination import decode_cursor, encode_cursor
 from helpdesk_common.security import TokenUser
 from helpdesk_common.types import MAX_ID
@@ -26,7 +27,6 @@ from s2_tickets.flows import RequesterDirectory, StaffDirectory
 from s2_tickets.repository import (
     TIMELINE_RANKS,
     ConversationRepository,
-    OutboxMessage,
     PagePosition,
     ThreadPosition,
     TicketFilters,
@@ -266,9 +266,9 @@ def _both_channels(
 ) -> list[OutboxMessage]:
     messages: list[OutboxMessage] = []
     for recipient in recipients:
-        messages.append(OutboxMessage(recipient, type_, "in_app", message, ticket_id))
+        messages.append(OutboxMessage(recipient, type_, "in_app", message, ticket_id=ticket_id))
         if recipient not in opted_out:
-            messages.append(OutboxMessage(recipient, type_, "email", message, ticket_id))
+            messages.append(OutboxMessage(recipient, type_, "email", message, ticket_id=ticket_id))
     return messages
 
 

@@ -1,11 +1,14 @@
-"""S2's settings: the shared ones, plus how it names requesters in staff views."""
+"""S2's settings: the shared ones, the outbox relay's, requester names in staff views, the conversation."""
 
 from pydantic import Field
 
-from helpdesk_common.settings import ServiceSettings
+from helpdesk_common.outbox import OutboxSettings
 
 
-class Settings(ServiceSettings):
+class Settings(OutboxSettings):
+    """The shared settings, the outbox relay's (OUTBOX_*: the conversation's notifications),
+    and S2's own."""
+
     service_name: str = "s2-tickets"
     port: int = 3002
 

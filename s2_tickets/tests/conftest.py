@@ -138,7 +138,13 @@ async def app_and_client(
         return built[-1]
 
     client = await make_app_client(
-        build_and_keep, Settings, service_urls={"s1-auth": fake_auth.url}, staff_cache_seconds=0
+        build_and_keep,
+        Settings,
+        service_urls={"s1-auth": fake_auth.url},
+        staff_cache_seconds=0,
+        # No relay here: the tests read the outbox rows a comment writes (the system tests
+        # follow them to S6).
+        outbox_relay=False,
     )
     # The tables of S4 (history) and S5 (files) that the conversation writes (a reopening's
     # history row) and reads (the timeline), as they are in every deployment; migrated by the
