@@ -11,6 +11,8 @@ import asyncpg
 import httpx
 import pytest
 
+from s2_tickets.schemas import CommentList, Timeline
+
 from .conftest import Caller, FakeAuth, new_caller
 
 CreateTicket = Callable[..., Awaitable[dict[str, Any]]]
@@ -52,6 +54,7 @@ async def thread(client: httpx.AsyncClient, ticket_id: int, caller: Caller, **pa
         query = params | ({"cursor": cursor} if cursor else {})
         response = await client.get(f"/{ticket_id}/comments", params=query, headers=caller.headers)
         assert response.status_code == 200, response.text
+        CommentList.model_validate(response.json())
         comments += response.json()["comments"]
         cursor = response.json()["next_cursor"]
         if cursor is None:
@@ -604,6 +607,7 @@ async def test_the_timeline_merges_comments_history_and_attachments_in_time_orde
             query = params | ({"cursor": cursor} if cursor else {})
             response = await client.get(f"/{ticket['id']}/timeline", params=query, headers=caller.headers)
             assert response.status_code == 200, response.text
+            Timeline.model_validate(response.json())  # the JSON PostgreSQL built has the contract's shape
             entries += response.json()["entries"]
             cursor = response.json()["next_cursor"]
             if cursor is None:
