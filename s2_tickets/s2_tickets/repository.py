@@ -111,7 +111,7 @@ def list_query(
     if filters.user_id is not None:
         conditions.append(f"user_id = {bind(filters.user_id)}")
     if filters.search is not None:
-        conditions.append(_search_condition(filters.search, bind, include_internal=owner_id is None))
+        conditions.append(_search_condition(filters.search, bind, owner_id=owner_id))
     if after is not None:
         conditions.append(f"({sort_column}, id) < ({bind(after.created_at)}, {bind(after.id)})")
 
@@ -136,7 +136,7 @@ def _vocabulary(value: str, allowed: tuple[str, ...]) -> str:
     return f"'{value}'"
 
 
-def _search_condition(search: TicketSearch, bind: Callable[[Any], str], *, include_internal: bool) -> str:
+def _search_condition(search: TicketSearch, bind: Callable[[Any], str], *, owner_id: int | None) -> str:
     """The tickets whose text or whose comments match (or the ticket id), every value bound.
 
     websearch_to_tsquery never raises on user input (quotes, "or", "-word" all work), and
@@ -145,8 +145,9 @@ def _search_condition(search: TicketSearch, bind: Callable[[Any], str], *, inclu
     begins "android"). The GIN index on `search` answers all of it, prefixes included; never
     LIKE '%...%'.
 
-    Comments are matched through their own GIN index (public ones only unless
-    `include_internal`, staff's search; deleted ones never). The matches of both indexes (and
+    Comments are matched through their own GIN index (staff: all; an owner: public ones, of
+    their own tickets, so an owner's search costs what their tickets match, not what everyone's
+    do; deleted ones never). The matches of both indexes (and
     the ticket number) are one UNION ALL of ids, collected into an array first (an InitPlan) and
     then fetched by primary key: an OR of the two conditions could use neither index, and a
     plain IN (subquery) lets the planner hash-join against a scan of the whole table when it
@@ -161,11 +162,18 @@ def _search_condition(search: TicketSearch, bind: Callable[[Any], str], *, inclu
     tsquery = f" {'||' if search.prefix_joins_with_or else '&&'} ".join(parts) if parts else "''::tsquery"
     if len(parts) > 1:
         tsquery = f"({tsquery})"
-    internal = "" if include_internal else " AND NOT c.internal"
-    matches = [
-        f"SELECT t.id FROM tickets t WHERE t.search @@ {tsquery}",
-        f"SELECT c.ticket_id FROM ticket_comments c WHERE c.search @@ {tsquery} AND c.deleted_at IS NULL{internal}",
-    ]
+    if owner_id is None:
+        matches = [
+            f"SELECT t.id FROM tickets t WHERE t.search @@ {tsquery}",
+            f"SELECT c.ticket_id FROM ticket_comments c WHERE c.search @@ {tsquery} AND c.deleted_at IS NULL",
+        ]
+    else:
+        owner = bind(owner_id)
+        matches = [
+            f"SELECT t.id FROM tickets t WHERE t.user_id = {owner} AND t.search @@ {tsquery}",
+            "SELECT c.ticket_id FROM ticket_comments c JOIN tickets t ON t.id = c.ticket_id"
+            f" WHERE t.user_id = {owner} AND c.search @@ {tsquery} AND c.deleted_at IS NULL AND NOT c.internal",
+        ]
     if search.ticket_id is not None:
         matches.append(f"SELECT {bind(search.ticket_id)}::integer")
     return f"id = ANY(ARRAY({' UNION ALL '.join(matches)}))"
