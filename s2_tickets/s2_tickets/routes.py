@@ -38,8 +38,8 @@ from s2_tickets.schemas import (
     StatusIn,
     TicketCreate,
     TicketList,
-    TicketRead,
     TicketUpdate,
+    TicketView,
     Timeline,
 )
 
@@ -63,8 +63,8 @@ def json_response(body: BaseModel, status_code: int = 200, headers: dict[str, st
 
 # model_validate (pydantic-core, compiled) measured faster than model_construct (pure Python)
 # for building these from rows, so the rows are validated on the way out as well.
-def ticket_read(row: asyncpg.Record, user: TokenUser) -> TicketRead:
-    return TicketRead.model_validate(service.ticket_view(row, user))
+def ticket_read(row: asyncpg.Record, user: TokenUser) -> TicketView:
+    return TicketView.model_validate(service.ticket_view(row, user))
 
 
 def ticket_list(
@@ -77,7 +77,7 @@ def ticket_list(
     return StaffTicketList.model_validate({"tickets": tickets, "next_cursor": next_cursor})
 
 
-def staff_or_owner_view(row: asyncpg.Record, requesters: dict[int, Requester] | None, user: TokenUser) -> TicketRead:
+def staff_or_owner_view(row: asyncpg.Record, requesters: dict[int, Requester] | None, user: TokenUser) -> TicketView:
     if requesters is None:
         return ticket_read(row, user)
     return StaffTicketRead.model_validate(service.ticket_view(row, user) | {"requester": requesters[row["user_id"]]})
@@ -86,7 +86,7 @@ def staff_or_owner_view(row: asyncpg.Record, requesters: dict[int, Requester] | 
 @router.post(
     "/",
     status_code=201,
-    response_model=TicketRead,
+    response_model=TicketView,
     summary="Open a ticket (always `new`, unassigned, owned by the caller)",
     dependencies=[Depends(require_json_body)],
 )
@@ -171,7 +171,7 @@ async def put_preferences(body: NotificationPreferences, user: CurrentUser, repo
 
 @router.get(
     "/{ticket_id}",
-    response_model=TicketRead | StaffTicketRead,
+    response_model=TicketView | StaffTicketRead,
     summary="One ticket (owner or staff; 404 otherwise), its version in the ETag header",
 )
 async def get_ticket(ticket_id: PathId, user: CurrentUser, repo: Repository, directory: Requesters) -> Response:
@@ -182,7 +182,7 @@ async def get_ticket(ticket_id: PathId, user: CurrentUser, repo: Repository, dir
 
 @router.patch(
     "/{ticket_id}",
-    response_model=TicketRead,
+    response_model=TicketView,
     summary="Edit title, description or category (owner or staff; If-Match honoured); the rest: /workflow",
     dependencies=[Depends(require_json_body)],
 )

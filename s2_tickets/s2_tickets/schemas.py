@@ -115,14 +115,19 @@ class TicketRead(BaseModel):
     assigned_to: int | None
     created_at: Timestamp
     updated_at: Timestamp
-    # The conversation, as the caller may see it: an owner counts public comments only, and
-    # internal notes never move their ticket's last activity (service.ticket_view).
+
+
+class TicketView(TicketRead):
+    """A ticket as S2 answers it: its fields (TicketRead, the shape S4 answers too) and the
+    conversation as the caller may see it: an owner counts public comments only, and internal
+    notes never move their ticket's last activity (service.ticket_view)."""
+
     comment_count: int
     last_activity_at: Timestamp
 
 
 class TicketList(BaseModel):
-    tickets: list[TicketRead]
+    tickets: list[TicketView]
     next_cursor: str | None
 
 
@@ -137,7 +142,7 @@ class Requester(BaseModel):
     lookup: Literal["ok", "unavailable", "unknown"]
 
 
-class StaffTicketRead(TicketRead):
+class StaffTicketRead(TicketView):
     requester: Requester
 
 
