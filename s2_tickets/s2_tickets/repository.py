@@ -398,8 +398,20 @@ class ConversationRepository:
         """The ticket, locked until the transaction ends: a workflow change (S4 closing it,
         say) waits for the comment, so "closed is read-only" and the reopening hold. NO KEY:
         other comments' and history rows' foreign-key checks are not blocked."""
+        # With the owner's and the assignee's email choice, which a reply's notices need: one
+        # round trip fewer on the hot path of posting.
         row: asyncpg.Record | None = await self.conn.fetchrow(
-            "SELECT id, user_id, title, status, assigned_to FROM tickets WHERE id = $1 FOR NO KEY UPDATE", ticket_id
+            """
+            SELECT t.id, t.user_id, t.title, t.status, t.assigned_to,
+                   owner.email_replies IS NOT FALSE AS owner_emails,
+                   assignee.email_replies IS NOT FALSE AS assignee_emails
+              FROM tickets t
+              LEFT JOIN ticket_notification_preferences owner ON owner.user_id = t.user_id
+              LEFT JOIN ticket_notification_preferences assignee ON assignee.user_id = t.assigned_to
+             WHERE t.id = $1
+               FOR NO KEY UPDATE OF t
+            """,
+            ticket_id,
         )
         return row
 

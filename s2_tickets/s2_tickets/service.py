@@ -307,7 +307,15 @@ async def _notices(
     recipients = [r for r in recipients if r != author.id]
     if not recipients:
         return []
-    opted_out = await repo.email_opt_outs(recipients)
+    # The owner's and the assignee's choices came with the locked ticket; only "every staff
+    # member" needs a query of its own.
+    known = {ticket["user_id"]: ticket["owner_emails"]}
+    if assignee is not None:
+        known[assignee] = ticket["assignee_emails"]
+    if all(r in known for r in recipients):
+        opted_out = {r for r in recipients if not known[r]}
+    else:
+        opted_out = await repo.email_opt_outs(recipients)
     messages = _both_channels(
         recipients, opted_out=opted_out, ticket_id=ticket_id, type_=type_, message=_quote(prefix, comment["body"])
     )

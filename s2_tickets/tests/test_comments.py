@@ -630,3 +630,17 @@ async def test_the_timeline_merges_comments_history_and_attachments_in_time_orde
     assert staff_view[3]["comment"]["internal"] is True
     times = [e["at"] for e in staff_view]
     assert times == sorted(times)
+
+
+async def test_an_owner_who_chose_no_reply_emails_gets_in_app_only(
+    client: httpx.AsyncClient, db: asyncpg.Connection, user: Caller, staff: Caller, ticket: dict[str, Any]
+) -> None:
+    assert (await client.put("/preferences", json={"email_replies": False}, headers=user.headers)).status_code == 200
+    await posted(client, ticket["id"], staff, "Try again now.")
+    assert await outbox(db, ticket["id"]) == [(user.id, "ticket_reply", "in_app")]
+    assert (await client.put("/preferences", json={"email_replies": True}, headers=user.headers)).status_code == 200
+    await posted(client, ticket["id"], staff, "And now?")
+    assert (await outbox(db, ticket["id"]))[1:] == [
+        (user.id, "ticket_reply", "in_app"),
+        (user.id, "ticket_reply", "email"),
+    ]
