@@ -153,3 +153,86 @@ async def _requesters(request: Request) -> RequesterDirectory:
 
 
 Requesters = Annotated[RequesterDirectory, Depends(_requesters)]
+
+
+# --- the staff a customer's reply on an unassigned ticket notifies ----------------------------
+
+
+class _StaffPage(BaseModel):
+    users: list[_User]
+    next_cursor: str | None
+
+
+class StaffDirectory:
+    """The active staff and admin users, asked from S1 (`GET /users?role=&active=true`, service
+    credential) and kept `staff_cache_seconds`; while S1 cannot answer, the list it last gave
+    (a new staff member is told from the next successful call on)."""
+
+    def __init__(
+        self,
+        services: ServiceClient,
+        *,
+        ttl_seconds: float,
+        timeout_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.services = services
+        self.ttl_seconds = ttl_seconds
+        self.timeout_seconds = timeout_seconds
+        self._clock = clock
+        self._staff: list[int] | None = None
+        self._fetched_at = 0.0
+        self._paused_until = 0.0
+        self._lock = asyncio.Lock()
+
+    async def staff_ids(self) -> list[int]:
+        now = self._clock()
+        if (self._staff is None or now - self._fetched_at >= self.ttl_seconds) and now >= self._paused_until:
+            async with self._lock:
+                now = self._clock()
+                if (self._staff is None or now - self._fetched_at >= self.ttl_seconds) and now >= self._paused_until:
+                    await self._ask()
+        return list(self._staff or [])
+
+    async def _ask(self) -> None:
+        found: list[int] = []
+        try:
+            for role in ("staff", "admin"):
+                cursor: str | None = None
+                while True:
+                    params: dict[str, str | int] = {"role": role, "active": "true", "limit": IDS_PER_CALL}
+                    if cursor is not None:
+                        params["cursor"] = cursor
+                    response = await self.services.request(
+                        AUTH_SERVICE, "GET", "/users", params=params, retries=1, read_timeout=self.timeout_seconds
+                    )
+                    if response.status_code != 200:
+                        raise PeerUnavailable(AUTH_SERVICE, f"answered {response.status_code}")
+                    page = _StaffPage.model_validate_json(response.content)
+                    found += [user.id for user in page.users]
+                    cursor = page.next_cursor
+                    if cursor is None:
+                        break
+        except (PeerUnavailable, ValidationError) as exc:
+            self._paused_until = self._clock() + PAUSE_AFTER_FAILURE_SECONDS
+            logger.warning("staff list not refreshed: S1 did not answer", extra={"error": repr(exc)})
+            return
+        self._staff = sorted(set(found))
+        self._fetched_at = self._clock()
+
+
+async def start_staff_directory(app: FastAPI) -> None:
+    settings: Settings = app.state.settings
+    app.state.staff_directory = StaffDirectory(
+        app.state.services,
+        ttl_seconds=settings.staff_cache_seconds,
+        timeout_seconds=settings.requester_lookup_timeout_seconds,
+    )
+
+
+async def _staff_directory(request: Request) -> StaffDirectory:
+    directory: StaffDirectory = request.app.state.staff_directory
+    return directory
+
+
+StaffMembers = Annotated[StaffDirectory, Depends(_staff_directory)]

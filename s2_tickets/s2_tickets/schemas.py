@@ -117,8 +117,17 @@ class TicketRead(BaseModel):
     updated_at: Timestamp
 
 
+class TicketView(TicketRead):
+    """A ticket as S2 answers it: its fields (TicketRead, the shape S4 answers too) and the
+    conversation as the caller may see it: an owner counts public comments only, and internal
+    notes never move their ticket's last activity (service.ticket_view)."""
+
+    comment_count: int
+    last_activity_at: Timestamp
+
+
 class TicketList(BaseModel):
-    tickets: list[TicketRead]
+    tickets: list[TicketView]
     next_cursor: str | None
 
 
@@ -133,10 +142,110 @@ class Requester(BaseModel):
     lookup: Literal["ok", "unavailable", "unknown"]
 
 
-class StaffTicketRead(TicketRead):
+class StaffTicketRead(TicketView):
     requester: Requester
 
 
 class StaffTicketList(BaseModel):
     tickets: list[StaffTicketRead]
     next_cursor: str | None
+
+
+# --- the conversation -----------------------------------------------------------------------
+
+COMMENT_MAX = 20_000
+
+CommentBody = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=COMMENT_MAX),
+    AfterValidator(multiline_text),
+]
+
+
+class CommentCreate(BaseModel):
+    """POST /{id}/comments. Unknown keys are refused, not ignored: a mistyped `internal` must
+    never post what was meant as a staff note as a public reply."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    body: CommentBody
+    internal: bool = False
+
+
+class CommentUpdate(BaseModel):
+    """PATCH /{id}/comments/{comment_id}: the new text (whether it is internal stays)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    body: CommentBody
+
+
+class CommentRead(BaseModel):
+    """A reply or an internal note; a deleted one has body "" and its `deleted_at`."""
+
+    id: int
+    ticket_id: int
+    author_id: int
+    author_role: Literal["user", "staff", "admin"]
+    body: str
+    internal: bool
+    created_at: Timestamp
+    edited_at: Timestamp | None
+    deleted_at: Timestamp | None
+
+
+class CommentList(BaseModel):
+    comments: list[CommentRead]
+    next_cursor: str | None
+
+
+class ChangeRead(BaseModel):
+    """A workflow change (a row of S4's history)."""
+
+    id: int
+    changed_by: int
+    changed_by_role: Literal["user", "staff", "admin"]
+    field_name: str
+    old_value: str | None
+    new_value: str | None
+
+
+class AttachmentRead(BaseModel):
+    """A file attached to the ticket (S5's; download it from /media/{id})."""
+
+    id: int
+    uploaded_by: int
+    original_filename: str
+    mime_type: str
+    file_size: int
+
+
+class CommentEntry(BaseModel):
+    kind: Literal["comment"] = "comment"
+    at: Timestamp
+    comment: CommentRead
+
+
+class ChangeEntry(BaseModel):
+    kind: Literal["change"] = "change"
+    at: Timestamp
+    change: ChangeRead
+
+
+class AttachmentEntry(BaseModel):
+    kind: Literal["attachment"] = "attachment"
+    at: Timestamp
+    attachment: AttachmentRead
+
+
+class Timeline(BaseModel):
+    entries: list[CommentEntry | ChangeEntry | AttachmentEntry]
+    next_cursor: str | None
+
+
+class NotificationPreferences(BaseModel):
+    """PUT /preferences: whether replies on one's tickets also come by email (default yes)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    email_replies: bool

@@ -20,11 +20,14 @@ import httpx
 import pytest
 from aiohttp import web
 
+from helpdesk_common.migrations import run_migrations
 from helpdesk_common.security import create_access_token
 from helpdesk_fleet.process import free_port
 from helpdesk_fleet.pytest_plugin import TEST_JWT_SECRET
 from s2_tickets.main import build_app
 from s2_tickets.settings import Settings
+from s4_workflow.main import MIGRATIONS_DIR as S4_MIGRATIONS
+from s5_media.main import MIGRATIONS_DIR as S5_MIGRATIONS
 
 TICKET_KEYS = {
     "id",
@@ -37,6 +40,8 @@ TICKET_KEYS = {
     "assigned_to",
     "created_at",
     "updated_at",
+    "comment_count",
+    "last_activity_at",
 }
 
 
@@ -89,12 +94,16 @@ class FakeAuth:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def add(self, user_id: int, *, name: str | None, email: str | None = None) -> None:
-        self.users[user_id] = {"id": user_id, "email": email or f"u{user_id}@example.com", "name": name, "role": "user"}
+    def add(self, user_id: int, *, name: str | None, email: str | None = None, role: str = "user") -> None:
+        self.users[user_id] = {"id": user_id, "email": email or f"u{user_id}@example.com", "name": name, "role": role}
 
     async def users_page(self, request: web.Request) -> web.Response:
         if self.down:
             return web.json_response({"error": "down"}, status=503)
+        if "ids" not in request.query:  # the active staff (S2's StaffDirectory)
+            roles = request.query.getall("role", [])
+            staff = [u for u in self.users.values() if u["role"] in roles]
+            return web.json_response({"users": sorted(staff, key=lambda u: u["id"]), "next_cursor": None})
         ids = [int(part) for part in request.query["ids"].split(",")]
         self.asked.append(ids)
         return web.json_response(
@@ -120,7 +129,7 @@ async def fake_auth() -> AsyncIterator[FakeAuth]:
 
 @pytest.fixture(scope="session")
 async def app_and_client(
-    make_app_client: Callable[..., Awaitable[httpx.AsyncClient]], fake_auth: FakeAuth
+    make_app_client: Callable[..., Awaitable[httpx.AsyncClient]], fake_auth: FakeAuth, database_dsn: str
 ) -> tuple[Any, httpx.AsyncClient]:
     built: list[Any] = []
 
@@ -128,7 +137,24 @@ async def app_and_client(
         built.append(build_app(settings))
         return built[-1]
 
-    client = await make_app_client(build_and_keep, Settings, service_urls={"s1-auth": fake_auth.url})
+    client = await make_app_client(
+        build_and_keep,
+        Settings,
+        service_urls={"s1-auth": fake_auth.url},
+        staff_cache_seconds=0,
+        # No relay here: the tests read the outbox rows a comment writes (the system tests
+        # follow them to S6).
+        outbox_relay=False,
+    )
+    # The tables of S4 (history) and S5 (files) that the conversation writes (a reopening's
+    # history row) and reads (the timeline), as they are in every deployment; migrated by the
+    # shared runner from those services' own files, after S2's (theirs require S2's 001).
+    conn = await asyncpg.connect(database_dsn)
+    try:
+        await run_migrations(conn, owner="s4_workflow", directory=S4_MIGRATIONS)
+        await run_migrations(conn, owner="s5_media", directory=S5_MIGRATIONS)
+    finally:
+        await conn.close()
     return built[0], client
 
 

@@ -40,7 +40,7 @@ async def test_003_keeps_every_row_and_starts_them_at_version_1(before_003: asyn
     kept_columns = "id, user_id, title, description, category, status, priority, assigned_to, created_at, updated_at"
     before = await before_003.fetch(f"SELECT {kept_columns} FROM tickets ORDER BY id")
 
-    assert await run_migrations(before_003, owner=OWNER, directory=MIGRATIONS_DIR) == ["003"]
+    assert await run_migrations(before_003, owner=OWNER, directory=MIGRATIONS_DIR) == ["003", "004"]
 
     after = await before_003.fetch(f"SELECT {kept_columns} FROM tickets ORDER BY id")
     assert after == before
@@ -62,3 +62,18 @@ async def test_after_003_old_rows_are_found_by_prefix_and_move_their_version(bef
 
     assert found == 50
     assert version == 2
+
+
+async def test_004_starts_old_rows_with_their_last_change_as_activity_and_keeps_their_version(
+    before_003: asyncpg.Connection,
+) -> None:
+    await run_migrations(before_003, owner=OWNER, directory=MIGRATIONS_DIR)
+
+    rows = await before_003.fetch(
+        "SELECT version, comment_count, public_comment_count, activity_at, public_activity_at, updated_at FROM tickets"
+    )
+    assert len(rows) == 50
+    for row in rows:
+        assert row["version"] == 1
+        assert row["comment_count"] == row["public_comment_count"] == 0
+        assert row["activity_at"] == row["public_activity_at"] == row["updated_at"]

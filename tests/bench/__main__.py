@@ -14,6 +14,8 @@ against a fresh database (the embedded PostgreSQL under `.bench/`, or the server
   and what became of the outbox (drained by S6 when the fleet has it, else left pending),
 - GET /workflow/queue (first page) through the gateway, after topping the table up to
   1,000,000 tickets with INSERT ... SELECT generate_series (the seconds it took are reported),
+- the ticket conversation (tests/bench/conversation.py): reading a 500-comment thread and its
+  timeline, and posting replies,
 - S6 draining a backlog of 10,000 queued notifications per channel (tests/bench/drain.py,
   after the wrk scenarios; `--drain N`),
 - S5 (tests/bench/media.py, first): 20 concurrent 10 MiB uploads and downloads through the
@@ -50,6 +52,7 @@ import asyncpg
 from helpdesk_fleet.fleet import Fleet, running_fleet
 from helpdesk_fleet.postgres import create_scratch_database, start_embedded, with_database
 from tests.bench.analytics import print_analytics, run_analytics
+from tests.bench.conversation import print_conversation, run_conversation
 from tests.bench.drain import DrainResult, measure_drains, print_drains
 from tests.bench.media import run_media
 
@@ -285,7 +288,12 @@ def main() -> int:
     parser.add_argument("--uncached-requests", type=int, default=20, help="sequential uncached reads per endpoint")
     parser.add_argument("--drain", type=int, default=10_000, help="notifications queued per channel for S6's drain")
     parser.add_argument(
-        "--only", choices=("tickets", "media", "drain", "analytics"), help="run one part of the benchmark"
+        "--only",
+        choices=("tickets", "media", "drain", "analytics", "conversation"),
+        help="run one part of the benchmark",
+    )
+    parser.add_argument(
+        "--conversation-connections", type=int, default=8, help="wrk connections of the conversation's read runs"
     )
     options = parser.parse_args()
     if shutil.which("wrk") is None and options.only not in ("media", "drain"):
@@ -308,7 +316,7 @@ def main() -> int:
     rss: dict[str, float] = {}
     report: dict[str, Any] = {"options": vars(options)}
     drains: list[DrainResult] = []
-    if options.only in (None, "tickets", "media", "drain"):
+    if options.only in (None, "tickets", "media", "drain", "conversation"):
         db_url = asyncio.run(create_scratch_database(admin_dsn, prefix="bench"))
         try:
             with running_fleet(db_url, log_dir, env=env, admin=admin) as fleet:
@@ -317,6 +325,9 @@ def main() -> int:
                     report["media"] = run_media(fleet)
                 if options.only in (None, "tickets"):
                     results, rss = run_scenarios(fleet, db_url, options)
+                if options.only in (None, "conversation"):
+                    tools = SimpleNamespace(measure=measure)
+                    report["conversation"] = run_conversation(fleet, db_url, options, tools)
                 if options.only in (None, "drain") and "s6-notifications" in fleet.processes:
                     print(f"S6 draining {options.drain:,} queued notifications per channel ...", flush=True)
                     drains = measure_drains(db_url, options.drain)
@@ -328,6 +339,8 @@ def main() -> int:
         if drains:
             report["drains"] = [asdict(d) for d in drains]
             print_drains(drains)
+        if "conversation" in report:
+            print_conversation(report["conversation"])
     if options.only in (None, "analytics"):
         analytics_db = asyncio.run(create_scratch_database(admin_dsn, prefix="bench_analytics"))
         tools = SimpleNamespace(measure=measure, peak_rss_mib=peak_rss_mib)
