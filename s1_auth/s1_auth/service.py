@@ -499,6 +499,7 @@ async def change_password(
         if version is None:
             raise ApiError(409, "The password was changed meanwhile; sign in again with the new one.")
         await repo.clear_login_failures(email=state.email)  # this attempt's record included
+        await repo.use_up_reset_tokens(user_id=caller.id)  # a link asked for before: no longer wanted
         ended_count = await repo.end_user_sessions(
             user_id=caller.id, reason="password_changed", keep_session_id=caller.session_id
         )
@@ -511,6 +512,98 @@ async def change_password(
         token_version=version,
         session_id=caller.session_id,
     )
+
+
+# --- password reset -------------------------------------------------------------------------
+
+RESET_REQUESTED = "If an account has this address, an email with a link to set a new password is on its way."
+RESET_DONE = "Your password has been changed; sign in with the new one."
+INVALID_RESET_TOKEN = "This password reset link is not valid (expired, already used, or unknown); ask for a new one."  # noqa: S105
+
+
+def reset_link(settings: Settings, token: str) -> str:
+    # In the fragment: browsers never send it, so no server or proxy log ever holds it.
+    return f"{settings.public_web_url}/reset-password#token={token}"
+
+
+def reset_email_text(settings: Settings, token: str) -> str:
+    minutes = settings.password_reset_ttl_seconds // 60
+    return (
+        "Someone (we hope you) asked to reset the password of your helpdesk account.\n\n"
+        f"To choose a new password, open this link within {minutes} minutes; it works once:\n"
+        f"{reset_link(settings, token)}\n\n"
+        "If you did not ask for this, ignore this email: your password stays as it is."
+    )
+
+
+async def request_password_reset(
+    pool: asyncpg.Pool | None, settings: Settings, *, email: str, client_ip: str, from_inside: bool = False
+) -> None:
+    """Send a reset link to `email` if an active account has it. The caller learns nothing
+    either way: every well-formed address gets the same answer, after the same work (a
+    throttle record, one lookup, and the token made and hashed before the lookup), and the
+    email itself goes through the outbox, after the request.
+
+    At most PASSWORD_RESET_MAX_PER_IP requests per client address and window (then 429; the
+    deployment's own addresses are not held back, as for registrations), and at most
+    PASSWORD_RESET_MAX_PER_EMAIL emails per address and window: beyond that the request is
+    answered the same and nothing is sent, so the inbox cannot be flooded and the limit says
+    nothing about whether the address has an account.
+    """
+    window = settings.password_reset_window_seconds
+    token = secrets.token_urlsafe(32)
+    token_hash = refresh_token_digest(token)
+    async with acquire(pool) as conn:
+        repo = UsersRepository(conn)
+        # Recorded (and committed) first, so concurrent requests see each other.
+        request_id = await repo.record_reset_request(email=email, client_ip=client_ip, window_seconds=window)
+        if not from_inside:
+            retry_after = await repo.reset_retry_after(
+                request_id=request_id,
+                client_ip=client_ip,
+                window_seconds=window,
+                max_per_ip=settings.password_reset_max_per_ip,
+            )
+            if retry_after is not None:
+                await repo.forget_reset_request(request_id=request_id)
+                raise too_many("Too many password reset requests from your address; try again later.", retry_after)
+        earlier = await repo.reset_requests_before(request_id=request_id, email=email, window_seconds=window)
+        account = await repo.get_by_email(email=email)
+        if account is None or not account.active or earlier >= settings.password_reset_max_per_email:
+            return
+        async with conn.transaction():
+            await repo.create_reset_token(
+                user_id=account.id, token_hash=token_hash, ttl_seconds=settings.password_reset_ttl_seconds
+            )
+            await repo.enqueue_reset_email(
+                user_id=account.id, email=account.email, message=reset_email_text(settings, token)
+            )
+    logger.info("password reset link queued", extra={"user_id": account.id})
+
+
+async def confirm_password_reset(
+    pool: asyncpg.Pool | None, hasher: PasswordHasher, settings: Settings, *, token: str, new_password: str
+) -> None:
+    """Set the new password of the token's account: the token (and every other open one of the
+    account) is used up, every token issued before ends (version bump), every session ends,
+    and the login throttle forgets the address, all in one transaction."""
+    token_hash = refresh_token_digest(token)
+    async with acquire(pool) as conn:
+        # Checked before hashing: a made-up token costs no hash.
+        if await UsersRepository(conn).reset_token_user(token_hash=token_hash) is None:
+            raise ApiError(400, INVALID_RESET_TOKEN)
+    new_hash = await hasher.hash(new_password)
+    async with acquire(pool) as conn, conn.transaction():
+        repo = UsersRepository(conn)
+        user_id = await repo.use_reset_token(token_hash=token_hash)
+        if user_id is None:  # used (or the account deactivated) while the hash was made
+            raise ApiError(400, INVALID_RESET_TOKEN)
+        version = await repo.reset_password(user_id=user_id, new_hash=new_hash)
+        account = await repo.get(user_id=user_id)
+        assert account is not None  # the token's row references it, and we hold its lock
+        await repo.clear_login_failures(email=account["email"])
+        ended_count = await repo.end_user_sessions(user_id=user_id, reason="password_reset")
+    logger.info("password reset", extra={"user_id": user_id, "token_version": version, "sessions_ended": ended_count})
 
 
 # --- the token-state feed -------------------------------------------------------------------

@@ -34,6 +34,8 @@ THROTTLE = {
     "login_max_failures_per_email": 3,
     "login_max_failures_per_ip": 5,
     "login_failure_window_seconds": 900,
+    "password_reset_max_per_ip": 4,
+    "password_reset_max_per_email": 2,
 }
 APP_SETTINGS: dict[str, Any] = {
     "admin_email": ADMIN_EMAIL,
