@@ -26,9 +26,20 @@ DONE_STATUSES: tuple[Status, ...] = ("resolved", "closed")
 # Urgent first: the queue's order, and the rank S4's index sorts by (urgent = 4 ... low = 1).
 PRIORITY_RANK: dict[Priority, int] = {p: i + 1 for i, p in enumerate(PRIORITIES)}
 
-# Notifications (S6 owns the `notifications` table; S4 sends the ticket_* types). S6's schema
-# test checks the table's CHECK constraints against these.
-NotificationType = Literal["ticket_created", "ticket_assigned", "ticket_status_changed", "ticket_closed", "test_alert"]
+# Notifications (S6 owns the `notifications` table; S4 sends the ticket_* workflow types, S2
+# the conversation's `ticket_reply` and `ticket_internal_note`, S1 `password_reset`, each through
+# its outbox: helpdesk_common.outbox). S6's schema test checks the table's CHECK constraints
+# against these.
+NotificationType = Literal[
+    "ticket_created",
+    "ticket_assigned",
+    "ticket_status_changed",
+    "ticket_closed",
+    "test_alert",
+    "ticket_reply",
+    "ticket_internal_note",
+    "password_reset",
+]
 NotificationChannel = Literal["email", "sms", "in_app"]
 NOTIFICATION_TYPES: tuple[NotificationType, ...] = get_args(NotificationType)
 NOTIFICATION_CHANNELS: tuple[NotificationChannel, ...] = get_args(NotificationChannel)

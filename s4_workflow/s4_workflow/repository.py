@@ -4,7 +4,6 @@ writes there. Each query's index is in the migrations beside it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -80,27 +79,6 @@ class QueuePosition:
 class HistoryPosition:
     changed_at: datetime
     id: int
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    """A claimed outbox row; `attempt` is its claim token (see claim_due)."""
-
-    id: int
-    attempt: int
-    ticket_id: int
-    recipient_id: int
-    recipient_email: str | None
-    type: str
-    channel: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxStats:
-    pending: int
-    oldest_pending_at: datetime | None
-    failed: int
 
 
 # The whole change as one statement (so one transaction of its own, in autocommit): the
@@ -227,97 +205,3 @@ class WorkflowRepository:
         sql, args = queue_query(after=after, limit=limit)
         rows: list[asyncpg.Record] = await self.conn.fetch(sql, *args)
         return rows
-
-    # --- the outbox (the relay; each statement its own short transaction) -------------------
-
-    async def claim_due(self, *, limit: int, claim_seconds: float) -> list[OutboxRow]:
-        """Claim up to `limit` due rows: their next attempt moves `claim_seconds` ahead (so no
-        other relay takes them meanwhile, and a relay that dies leaves them due again) and
-        `attempts` goes up by one (the claim token the marks below check). SKIP LOCKED: relays
-        of several replicas claim different rows instead of waiting on each other."""
-        rows = await self.conn.fetch(
-            """
-            UPDATE workflow_outbox o
-               SET attempts = o.attempts + 1,
-                   next_attempt_at = now() + make_interval(secs => $2)
-              FROM (SELECT id FROM workflow_outbox
-                     WHERE status = 'pending' AND next_attempt_at <= now()
-                     ORDER BY next_attempt_at, id
-                     LIMIT $1
-                       FOR UPDATE SKIP LOCKED) due
-             WHERE o.id = due.id
-            RETURNING o.id, o.attempts AS attempt, o.ticket_id, o.recipient_id, o.recipient_email,
-                      o.type, o.channel, o.message
-            """,
-            limit,
-            claim_seconds,
-        )
-        return [OutboxRow(**dict(row)) for row in rows]
-
-    async def mark_delivered(self, rows: Sequence[tuple[int, int, int | None]]) -> None:
-        """(id, attempt, S6's notification id) for each delivered row."""
-        await self.conn.execute(
-            """
-            UPDATE workflow_outbox o
-               SET status = 'delivered', delivered_at = now(), last_error = NULL, notification_id = d.notification_id
-              FROM unnest($1::bigint[], $2::integer[], $3::bigint[]) AS d (id, attempt, notification_id)
-             WHERE o.id = d.id AND o.attempts = d.attempt AND o.status = 'pending'
-            """,
-            [r[0] for r in rows],
-            [r[1] for r in rows],
-            [r[2] for r in rows],
-        )
-
-    async def reschedule(self, rows: Sequence[tuple[int, int, float, str]]) -> None:
-        """(id, attempt, seconds until the next attempt, the error) for each row to retry."""
-        await self.conn.execute(
-            """
-            UPDATE workflow_outbox o
-               SET next_attempt_at = now() + make_interval(secs => d.delay), last_error = d.error
-              FROM unnest($1::bigint[], $2::integer[], $3::float8[], $4::text[]) AS d (id, attempt, delay, error)
-             WHERE o.id = d.id AND o.attempts = d.attempt AND o.status = 'pending'
-            """,
-            [r[0] for r in rows],
-            [r[1] for r in rows],
-            [r[2] for r in rows],
-            [r[3] for r in rows],
-        )
-
-    async def mark_failed(self, rows: Sequence[tuple[int, int, str]]) -> None:
-        """(id, attempt, the error) for each row S6 refused for good."""
-        await self.conn.execute(
-            """
-            UPDATE workflow_outbox o
-               SET status = 'failed', last_error = d.error
-              FROM unnest($1::bigint[], $2::integer[], $3::text[]) AS d (id, attempt, error)
-             WHERE o.id = d.id AND o.attempts = d.attempt AND o.status = 'pending'
-            """,
-            [r[0] for r in rows],
-            [r[1] for r in rows],
-            [r[2] for r in rows],
-        )
-
-    async def outbox_stats(self) -> OutboxStats:
-        row = await self.conn.fetchrow(
-            """
-            SELECT (SELECT count(*) FROM workflow_outbox WHERE status = 'pending') AS pending,
-                   (SELECT min(created_at) FROM workflow_outbox WHERE status = 'pending') AS oldest_pending_at,
-                   (SELECT count(*) FROM workflow_outbox WHERE status = 'failed') AS failed
-            """
-        )
-        assert row is not None
-        return OutboxStats(**dict(row))
-
-    async def prune_delivered(self, *, older_than_seconds: float, limit: int) -> int:
-        """Delete up to `limit` rows delivered more than `older_than_seconds` ago; how many went."""
-        status: str = await self.conn.execute(
-            """
-            DELETE FROM workflow_outbox
-             WHERE id IN (SELECT id FROM workflow_outbox
-                           WHERE status = 'delivered' AND delivered_at < now() - make_interval(secs => $1)
-                           LIMIT $2)
-            """,
-            older_than_seconds,
-            limit,
-        )
-        return int(status.rsplit(" ", 1)[-1])

@@ -13,10 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
+from helpdesk_common import vocabulary
 from helpdesk_fleet.process import free_port
 from helpdesk_fleet.pytest_plugin import TEST_SERVICE_TOKEN
 
-NOTIFICATION_TYPES = {"ticket_created", "ticket_assigned", "ticket_status_changed", "ticket_closed", "test_alert"}
+NOTIFICATION_TYPES = set(vocabulary.NOTIFICATION_TYPES)
 CHANNELS = {"email", "sms", "in_app"}
 
 

@@ -20,13 +20,13 @@ import pytest
 from fastapi import FastAPI
 
 from helpdesk_common.migrations import run_migrations
+from helpdesk_common.outbox import OutboxRelay, OutboxTable
 from helpdesk_fleet.fleet import apoll_until
 from helpdesk_fleet.postgres import create_scratch_database
 from helpdesk_fleet.process import free_port
 from helpdesk_fleet.pytest_plugin import SignedIn, base_settings, signed_in
 from s2_tickets.main import MIGRATIONS_DIR as TICKETS_MIGRATIONS
 from s4_workflow.main import MIGRATIONS_DIR, build_app
-from s4_workflow.repository import WorkflowRepository
 from s4_workflow.settings import Settings
 
 from .peers import NotifyPeer
@@ -280,14 +280,14 @@ async def test_a_claim_left_by_a_killed_relay_expires_and_the_row_is_sent(
         owner.id,
     )
     # A relay claims the row and dies before sending it (its claim lasts 0.3 s).
-    claimed = await WorkflowRepository(relay_db).claim_due(limit=1000, claim_seconds=0.3)
+    claimed = await OutboxTable(relay_db, "workflow_outbox").claim_due(limit=1000, claim_seconds=0.3)
     assert ticket_id in {row.ticket_id for row in claimed}
     # That dead relay's mark, had it come, no longer counts once another claim took the row.
     await start_s4(s6.url)
     rows = await apoll_until(delivered(relay_db, ticket_id, 1), what="the row sent after the claim expired")
     assert rows[0]["attempts"] == 2
     mine = next(row for row in claimed if row.ticket_id == ticket_id)
-    await WorkflowRepository(relay_db).mark_failed([(mine.id, mine.attempt, "stale")])
+    await OutboxTable(relay_db, "workflow_outbox").mark_failed([(mine.id, mine.attempt, "stale")])
     assert (await outbox(relay_db, ticket_id))[0]["status"] == "delivered"
 
 
@@ -359,9 +359,8 @@ async def test_health_shows_the_pending_rows_and_their_age(
 
 
 def test_the_backoff_doubles_with_jitter_up_to_its_cap() -> None:
-    from s4_workflow.relay import OutboxRelay
-
-    relay = OutboxRelay(Settings(outbox_backoff_seconds=1.0, outbox_max_backoff_seconds=30.0))
+    settings = Settings(outbox_backoff_seconds=1.0, outbox_max_backoff_seconds=30.0)
+    relay = OutboxRelay(settings, table="workflow_outbox", key_prefix="s4-outbox")
     for attempt, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (5, 16.0), (6, 30.0), (40, 30.0)]:
         delays = [relay.backoff(attempt) for _ in range(200)]
         assert all(ceiling / 2 <= d <= ceiling for d in delays), (attempt, min(delays), max(delays))

@@ -43,6 +43,9 @@ SUBJECTS = {
     "ticket_status_changed": "Ticket{ticket}: status changed",
     "ticket_closed": "Ticket{ticket} closed",
     "test_alert": "Test alert",
+    "ticket_reply": "Ticket{ticket}: new reply",
+    "ticket_internal_note": "Ticket{ticket}: new internal note",
+    "password_reset": "Reset your password",
 }
 FOOTER = "This is an automatic message from the helpdesk."
 # Bodies in quoted-printable: readable as they are in the .eml files, safe for any text.
