@@ -575,18 +575,6 @@ class UsersRepository:
         )
         return version
 
-    async def enqueue_reset_email(self, *, user_id: int, email: str, message: str) -> None:
-        """The reset email, into S1's outbox in the caller's transaction (the relay sends it)."""
-        await self.conn.execute(
-            """
-            INSERT INTO s1_auth_outbox (recipient_id, recipient_email, type, channel, message)
-            VALUES ($1, $2, 'password_reset', 'email', $3)
-            """,
-            user_id,
-            email,
-            message,
-        )
-
     # --- registration throttle ------------------------------------------------------------
 
     async def record_registration(self, *, client_ip: str, window_seconds: int) -> int:

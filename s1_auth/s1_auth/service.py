@@ -26,6 +26,7 @@ from passlib.context import CryptContext
 
 from helpdesk_common.db import acquire
 from helpdesk_common.errors import ApiError
+from helpdesk_common.outbox import OutboxMessage, enqueue
 from helpdesk_common.pagination import decode_cursor, encode_cursor
 from helpdesk_common.security import TokenUser, create_access_token
 from helpdesk_common.token_state import TokenStateOut, UserTokenState
@@ -35,6 +36,9 @@ from s1_auth.schemas import login_email, normalize_email, normalize_password
 from s1_auth.settings import Settings
 
 logger = logging.getLogger("s1_auth")
+
+# S1's outbox table (migration 003): the reset emails, delivered to S6 by the shared relay.
+OUTBOX_TABLE = "s1_auth_outbox"
 
 INVALID_CREDENTIALS = "invalid credentials"
 EMAIL_TAKEN = "email already registered"
@@ -575,8 +579,18 @@ async def request_password_reset(
             await repo.create_reset_token(
                 user_id=account.id, token_hash=token_hash, ttl_seconds=settings.password_reset_ttl_seconds
             )
-            await repo.enqueue_reset_email(
-                user_id=account.id, email=account.email, message=reset_email_text(settings, token)
+            await enqueue(
+                conn,
+                OUTBOX_TABLE,
+                [
+                    OutboxMessage(
+                        recipient_id=account.id,
+                        type="password_reset",
+                        channel="email",
+                        message=reset_email_text(settings, token),
+                        recipient_email=account.email,
+                    )
+                ],
             )
     logger.info("password reset link queued", extra={"user_id": account.id})
 

@@ -1,5 +1,5 @@
-"""S1's settings: the shared ones plus the first admin, sessions, password reset, the throttles,
-the trusted proxies and the password hash cost."""
+"""S1's settings: the shared ones and the outbox relay's, plus the first admin, sessions,
+password reset, the throttles, the trusted proxies and the password hash cost."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import re
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from helpdesk_common.settings import ServiceSettings, SettingList
+from helpdesk_common.outbox import OutboxSettings
+from helpdesk_common.settings import SettingList
 from s1_auth.schemas import PASSWORD_MAX, PASSWORD_MIN, normalize_email, normalize_password
 
 # OWASP's minimum for argon2id (Password Storage Cheat Sheet): 19 MiB, 2 iterations, 1 lane.
@@ -19,7 +20,10 @@ _HOST_NAME = re.compile(
 )
 
 
-class Settings(ServiceSettings):
+class Settings(OutboxSettings):
+    """The shared settings, the outbox relay's (helpdesk_common.outbox: it delivers the reset
+    emails written to `s1_auth_outbox` to S6), and S1's own."""
+
     service_name: str = "s1-auth"
     port: int = 3001
 

@@ -386,3 +386,21 @@ async def test_a_too_short_password_says_so(client: httpx.AsyncClient, db: async
 
 async def test_confirm_malformed_json_is_400(client: httpx.AsyncClient) -> None:
     assert (await client.post("/password-reset/confirm", content=b'{"token": ', headers=JSON)).status_code == 400
+
+
+@pytest.mark.parametrize("status", ["delivered", "failed"])
+async def test_the_outbox_forgets_the_link_once_the_row_is_handed_on(
+    client: httpx.AsyncClient, db: asyncpg.Connection, user: Account, status: str
+) -> None:
+    token = await reset_token(client, db, user)
+    (row,) = await emails_to(db, user.email)
+
+    await db.execute(
+        "UPDATE s1_auth_outbox SET status = $2, delivered_at = CASE WHEN $2 = 'delivered' THEN now() END WHERE id = $1",
+        row["id"],
+        status,
+    )
+
+    (done,) = await emails_to(db, user.email)
+    assert token not in done["message"]
+    assert "#token=" not in done["message"]
