@@ -46,16 +46,16 @@ REFRESH_COOKIE = "helpdesk_refresh"
 COOKIE_PATHS = ("/refresh", "/logout")
 
 
-def get_repository(conn: DbConn) -> UsersRepository:
+async def get_repository(conn: DbConn) -> UsersRepository:
     return UsersRepository(conn)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_pool(request: Request) -> asyncpg.Pool | None:
+async def get_pool(request: Request) -> asyncpg.Pool | None:
     pool: asyncpg.Pool | None = getattr(request.app.state, "pool", None)
     return pool
 

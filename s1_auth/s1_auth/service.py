@@ -138,7 +138,7 @@ class PasswordHasher:
         return result
 
 
-def password_hasher(request: Request) -> PasswordHasher:
+async def password_hasher(request: Request) -> PasswordHasher:
     hasher: PasswordHasher = request.app.state.password_hasher
     return hasher
 
@@ -234,7 +234,7 @@ def is_trusted(address: str, trusted: TrustedProxies) -> bool:
     return parsed is not None and parsed in trusted
 
 
-def trusted_proxies(request: Request) -> TrustedProxies:
+async def trusted_proxies(request: Request) -> TrustedProxies:
     proxies: TrustedProxies = request.app.state.trusted_proxies
     return proxies
 
