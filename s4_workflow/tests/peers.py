@@ -88,11 +88,14 @@ class Received:
 
 
 class NotifyPeer(Peer):
-    """S6's `POST /notify`: stores each (sender, Idempotency-Key) once, 201 the first time and
-    200 with the stored notification on a repeat; 400 for a body it refuses.
+    """S6's `POST /notify` and `POST /notify/batch`: stores each (sender, Idempotency-Key) once,
+    201 the first time and 200 with the stored notification on a repeat; 400 for a body it
+    refuses (a batch with any refused item: 400 as a whole, nothing stored, as S6 does).
 
-    `answer_first` is a list of statuses to answer (without storing) before behaving;
-    `lose_answers` stores the next n notifications but answers 503, as if the answer was lost."""
+    `answer_first` is a list of statuses to answer (without storing) before behaving, one per
+    request; `lose_answers` stores the next n requests' notifications but answers 503, as if
+    the answer was lost. `received` has one entry per notification answered (in a batch, with
+    its item's status); `batches` the status of each batch request."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -100,10 +103,12 @@ class NotifyPeer(Peer):
         self.lose_answers = 0
         self.stored: dict[str, dict[str, Any]] = {}
         self.received: list[Received] = []
+        self.batches: list[int] = []
         self._ids = itertools.count(1)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/notify", self.notify)
+        app.router.add_post("/notify/batch", self.notify_batch)
 
     def keys(self) -> list[str]:
         return [r.key for r in self.received]
@@ -114,28 +119,82 @@ class NotifyPeer(Peer):
             body = await request.json()
         except ValueError:
             body = None
-        answer = self._answer(request, key, body)
+        answer = self._refused_now(request)
+        if answer is None:
+            if not _key_ok(key):
+                answer = _error(400, "Idempotency-Key must be 1-200 printable ASCII characters.")
+            elif key in self.stored:
+                answer = web.json_response(self.stored[key], status=200)
+            elif problem := _refusal(body):
+                answer = _error(400, problem)
+            else:
+                answer = self._store({key: body})
+                if answer is None:
+                    answer = web.json_response(self.stored[key], status=201)
         self.received.append(Received(key=key, status=answer.status, body=body if isinstance(body, dict) else {}))
         return answer
 
-    def _answer(self, request: web.Request, key: str, body: Any) -> web.Response:
+    async def notify_batch(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        items = body.get("notifications") if isinstance(body, dict) else None
+        answer = self._refused_now(request)
+        if answer is None:
+            problems = ["The body must hold 1-100 notifications."] if not isinstance(items, list) or not items else []
+            for item in items or []:
+                if not isinstance(item, dict) or not _key_ok(item.get("idempotency_key", "")):
+                    problems.append("Invalid idempotency_key.")
+                elif problem := _refusal(item.get("notification")):
+                    problems.append(problem)
+            if problems:
+                answer = _error(400, " ".join(problems))
+        if answer is not None:
+            self.batches.append(answer.status)
+            if answer.status != 400:  # refused as a whole, its items were never answered
+                for item in items or []:
+                    self.received.append(
+                        Received(key=item["idempotency_key"], status=answer.status, body=item["notification"])
+                    )
+            return answer
+        assert isinstance(items, list)
+        new = {
+            item["idempotency_key"]: item["notification"]
+            for item in items
+            if item["idempotency_key"] not in self.stored
+        }
+        statuses = {key: 201 if key in new else 200 for key in (item["idempotency_key"] for item in items)}
+        lost = self._store(new) if new else None
+        for item in items:
+            key = item["idempotency_key"]
+            self.received.append(
+                Received(key=key, status=lost.status if lost else statuses[key], body=item["notification"])
+            )
+        self.batches.append(lost.status if lost else 200)
+        if lost is not None:
+            return lost
+        return web.json_response({"results": [{"status": statuses[k], "id": self.stored[k]["id"]} for k in statuses]})
+
+    def _refused_now(self, request: web.Request) -> web.Response | None:
         if request.headers.get("X-Service-Token") != TEST_SERVICE_TOKEN:
             return _error(401, "A valid service credential is required.")
         if self.answer_first:
             return _error(self.answer_first.pop(0), "Not now.")
-        if not (1 <= len(key) <= 200 and key.isascii() and key.isprintable()):
-            return _error(400, "Idempotency-Key must be 1-200 printable ASCII characters.")
-        if key in self.stored:
-            return web.json_response(self.stored[key], status=200)
-        problem = _refusal(body)
-        if problem:
-            return _error(400, problem)
-        stored = {"id": next(self._ids), **body, "status": "pending"}
-        self.stored[key] = stored
+        return None
+
+    def _store(self, bodies: dict[str, Any]) -> web.Response | None:
+        """Store `bodies` by key; the 503 to answer instead when this answer is to be lost."""
+        for key, body in bodies.items():
+            self.stored[key] = {"id": next(self._ids), **body, "status": "pending"}
         if self.lose_answers:
             self.lose_answers -= 1
             return _error(503, "Stored, but the answer is lost.")
-        return web.json_response(stored, status=201)
+        return None
+
+
+def _key_ok(key: Any) -> bool:
+    return isinstance(key, str) and 1 <= len(key) <= 200 and key.isascii() and key.isprintable()
 
 
 def _refusal(body: Any) -> str | None:

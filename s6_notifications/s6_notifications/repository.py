@@ -140,6 +140,51 @@ class NotificationsRepository:
         assert existing is not None
         return Notification.from_row(existing), False
 
+    async def create_many(self, news: list[NewNotification]) -> list[tuple[Notification, bool]]:
+        """`create` for many, in two statements whatever their number: one INSERT of them all,
+        then one SELECT of the rows whose key was taken. Every item needs an idempotency key
+        (a batch's keys differ), all from one sender. (row, created) in the order given."""
+        sender = news[0].sender
+        assert all(n.sender == sender and n.idempotency_key is not None for n in news)
+        rows = await self.conn.fetch(
+            f"""
+            INSERT INTO notifications
+                   (user_id, ticket_id, type, channel, message, recipient, idempotency_key,
+                    request_fingerprint, sender)
+            SELECT n.*, $9::text
+              FROM unnest($1::integer[], $2::integer[], $3::text[], $4::text[], $5::text[], $6::text[],
+                          $7::text[], $8::text[]) AS n
+               ON CONFLICT ON CONSTRAINT notifications_idempotency DO NOTHING
+            RETURNING {COLUMNS}
+            """,
+            [n.user_id for n in news],
+            [n.ticket_id for n in news],
+            [n.type for n in news],
+            [n.channel for n in news],
+            [n.message for n in news],
+            [n.recipient for n in news],
+            [n.idempotency_key for n in news],
+            [n.request_fingerprint for n in news],
+            sender,
+        )
+        created = {row["idempotency_key"]: Notification.from_row(row) for row in rows}
+        taken = [n.idempotency_key for n in news if n.idempotency_key not in created]
+        existing = {}
+        if taken:
+            found = await self.conn.fetch(
+                f"SELECT {COLUMNS} FROM notifications WHERE sender = $1 AND idempotency_key = ANY($2::text[])",
+                sender,
+                taken,
+            )
+            existing = {row["idempotency_key"]: Notification.from_row(row) for row in found}
+        for channel in sorted({n.channel for n in created.values()}):
+            # Delivered to the listeners when this transaction commits, never before.
+            await self.conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, f"queue:{channel}")
+        return [
+            (created[key], True) if key in created else (existing[key], False)
+            for key in (n.idempotency_key for n in news)
+        ]
+
     async def get(self, *, notification_id: int) -> Notification | None:
         row = await self.conn.fetchrow(f"SELECT {COLUMNS} FROM notifications WHERE id = $1", notification_id)
         return None if row is None else Notification.from_row(row)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel
 from sse_starlette import EventSourceResponse
 
-from helpdesk_common.auth import CurrentUser, ServiceOrUser, StaffUser, user_from_request
+from helpdesk_common.auth import Caller, CurrentUser, ServiceOrUser, StaffUser, require_service, user_from_request
 from helpdesk_common.bodies import require_json_body
 from helpdesk_common.db import DbConn, DbTransaction, acquire
 from helpdesk_common.errors import ApiError
@@ -23,6 +23,8 @@ from s6_notifications import service, stream
 from s6_notifications.repository import Notification, NotificationsRepository
 from s6_notifications.schemas import (
     STATUSES,
+    BatchResults,
+    NotificationBatch,
     NotificationCreate,
     NotificationList,
     NotificationRead,
@@ -88,6 +90,21 @@ async def notify(
     if created:
         return json_response(answer, status_code=201)
     return json_response(answer, headers={"Idempotent-Replayed": "true"})
+
+
+@router.post(
+    "/notify/batch",
+    response_model=BatchResults,
+    summary="Queue up to 100 notifications in one request (services: the outbox relays)",
+    dependencies=[Depends(require_service), Depends(require_json_body)],
+)
+async def notify_batch(body: NotificationBatch, repo: TransactionRepository) -> Response:
+    """Each item answered as `POST /notify` would have answered it alone (201, 200 for a key
+    stored before, 409 for a key used with another notification), all stored in one
+    transaction. A batch with any invalid item is a 400 as a whole and stores nothing: the
+    relay then sends its rows one by one, so only the bad one is refused."""
+    results = await service.create_batch(repo, caller=Caller(user=None, is_service=True), batch=body)
+    return json_response(BatchResults(results=results))
 
 
 @router.get(

@@ -73,6 +73,45 @@ class NotificationCreate(BaseModel):
         return self
 
 
+IdempotencyKey = Annotated[str, StringConstraints(pattern=IDEMPOTENCY_KEY.pattern)]
+NOTIFY_BATCH_MAX = 100
+
+
+class NotificationBatchItem(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    # Required here: a relay's resend of a batch must store each notification once.
+    idempotency_key: IdempotencyKey
+    notification: NotificationCreate
+
+
+class NotificationBatch(BaseModel):
+    """POST /notify/batch: what a service's outbox relay sends in one request."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    notifications: Annotated[list[NotificationBatchItem], Field(min_length=1, max_length=NOTIFY_BATCH_MAX)]
+
+    @model_validator(mode="after")
+    def _keys_differ(self) -> NotificationBatch:
+        keys = [item.idempotency_key for item in self.notifications]
+        if len(set(keys)) != len(keys):
+            raise PydanticCustomError("duplicate_keys", "every idempotency_key in a batch must differ")
+        return self
+
+
+class BatchResult(BaseModel):
+    # What POST /notify would have answered for this item alone: 201 stored now, 200 stored
+    # before under this key, 409 the key was used with another notification.
+    status: Literal[200, 201, 409]
+    id: int
+    error: str | None = None
+
+
+class BatchResults(BaseModel):
+    results: list[BatchResult]  # in the order of the request's items
+
+
 class NotificationRead(BaseModel):
     id: int
     user_id: int

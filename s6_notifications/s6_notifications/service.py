@@ -30,7 +30,7 @@ from s6_notifications.repository import (
     PagePosition,
     StreamTicketHolder,
 )
-from s6_notifications.schemas import IDEMPOTENCY_KEY, NotificationCreate
+from s6_notifications.schemas import IDEMPOTENCY_KEY, BatchResult, NotificationBatch, NotificationCreate
 
 SERVICE_SENDER = "service"
 
@@ -95,24 +95,44 @@ async def create(
     repo: NotificationsRepository, *, caller: Caller, body: NotificationCreate, idempotency_key: str | None
 ) -> tuple[Notification, bool]:
     """(the notification, whether it was stored now). A key reused with another body is a 409."""
-    recipient = recipient_for(caller, body)
-    request_fingerprint = fingerprint(body) if idempotency_key is not None else None
-    notification, created = await repo.create(
-        NewNotification(
-            user_id=body.user_id,
-            ticket_id=body.ticket_id,
-            type=body.type,
-            channel=body.channel,
-            message=body.message,
-            recipient=recipient,
-            sender=sender_of(caller),
-            idempotency_key=idempotency_key,
-            request_fingerprint=request_fingerprint,
-        )
-    )
-    if not created and notification.request_fingerprint != request_fingerprint:
-        raise ApiError(409, "This Idempotency-Key was already used with a different request.")
+    new = _new_notification(caller, body, idempotency_key)
+    notification, created = await repo.create(new)
+    if not created and notification.request_fingerprint != new.request_fingerprint:
+        raise ApiError(409, KEY_REUSED)
     return notification, created
+
+
+KEY_REUSED = "This Idempotency-Key was already used with a different request."
+
+
+def _new_notification(caller: Caller, body: NotificationCreate, idempotency_key: str | None) -> NewNotification:
+    return NewNotification(
+        user_id=body.user_id,
+        ticket_id=body.ticket_id,
+        type=body.type,
+        channel=body.channel,
+        message=body.message,
+        recipient=recipient_for(caller, body),
+        sender=sender_of(caller),
+        idempotency_key=idempotency_key,
+        # The same fingerprint /notify stores, so a batch item sent again alone is a replay.
+        request_fingerprint=fingerprint(body) if idempotency_key is not None else None,
+    )
+
+
+async def create_batch(repo: NotificationsRepository, *, caller: Caller, batch: NotificationBatch) -> list[BatchResult]:
+    """Every item of `batch` stored in one statement (the caller's transaction), each answered
+    as /notify would have answered it alone."""
+    news = [_new_notification(caller, item.notification, item.idempotency_key) for item in batch.notifications]
+    results = []
+    for new, (notification, created) in zip(news, await repo.create_many(news), strict=True):
+        if created:
+            results.append(BatchResult(status=201, id=notification.id))
+        elif notification.request_fingerprint == new.request_fingerprint:
+            results.append(BatchResult(status=200, id=notification.id))
+        else:
+            results.append(BatchResult(status=409, id=notification.id, error=KEY_REUSED))
+    return results
 
 
 def _invalid_cursor() -> ApiError:
