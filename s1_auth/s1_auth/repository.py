@@ -523,17 +523,16 @@ class UsersRepository:
             PRUNE_BATCH,
         )
 
-    async def reset_token_user(self, *, token_hash: bytes) -> Credentials | None:
-        """The active account an unused, unexpired reset token belongs to, or None."""
-        row = await self.conn.fetchrow(
+    async def reset_token_is_open(self, *, token_hash: bytes) -> bool:
+        """Whether a reset token is unused, unexpired and of an active account."""
+        found: bool = await self.conn.fetchval(
             """
-            SELECT u.id, u.email, u.role, u.active, u.token_version, u.password_hash
-              FROM s1_auth_password_resets r JOIN users u ON u.id = r.user_id
-             WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > now() AND u.active
+            SELECT EXISTS (SELECT 1 FROM s1_auth_password_resets r JOIN users u ON u.id = r.user_id
+                            WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > now() AND u.active)
             """,
             token_hash,
         )
-        return None if row is None else Credentials(**dict(row))
+        return found
 
     async def use_reset_token(self, *, token_hash: bytes) -> int | None:
         """Mark an unused, unexpired reset token of an active account used (and every other

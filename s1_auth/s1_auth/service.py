@@ -604,7 +604,7 @@ async def confirm_password_reset(
     token_hash = refresh_token_digest(token)
     async with acquire(pool) as conn:
         # Checked before hashing: a made-up token costs no hash.
-        if await UsersRepository(conn).reset_token_user(token_hash=token_hash) is None:
+        if not await UsersRepository(conn).reset_token_is_open(token_hash=token_hash):
             raise ApiError(400, INVALID_RESET_TOKEN)
     new_hash = await hasher.hash(new_password)
     async with acquire(pool) as conn, conn.transaction():
@@ -614,7 +614,7 @@ async def confirm_password_reset(
             raise ApiError(400, INVALID_RESET_TOKEN)
         version = await repo.reset_password(user_id=user_id, new_hash=new_hash)
         account = await repo.get(user_id=user_id)
-        assert account is not None  # the token's row references it, and we hold its lock
+        assert account is not None  # the token's row references it (and its row is locked now)
         await repo.clear_login_failures(email=account["email"])
         ended_count = await repo.end_user_sessions(user_id=user_id, reason="password_reset")
     logger.info("password reset", extra={"user_id": user_id, "token_version": version, "sessions_ended": ended_count})
