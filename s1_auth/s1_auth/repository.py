@@ -486,42 +486,68 @@ class UsersRepository:
         seconds: int | None = await self.conn.fetchval(sql, client_ip, window_seconds, max_per_ip, request_id)
         return None if seconds is None else max(seconds, 1)
 
-    async def reset_requests_before(self, *, request_id: int, email: str, window_seconds: int) -> int:
-        """How many reset requests for `email` within the window came before this one."""
-        count: int = await self.conn.fetchval(
-            """
-            SELECT count(*) FROM s1_auth_reset_requests
-             WHERE email = $1 AND requested_at > now() - $2::integer * interval '1 second' AND id < $3
-            """,
-            email,
-            window_seconds,
-            request_id,
-        )
-        return count
-
     async def forget_reset_request(self, *, request_id: int) -> None:
         await self.conn.execute("DELETE FROM s1_auth_reset_requests WHERE id = $1", request_id)
 
-    async def create_reset_token(self, *, user_id: int, token_hash: bytes, ttl_seconds: int) -> None:
-        await self.conn.execute(
+    async def issue_reset(
+        self,
+        *,
+        request_id: int,
+        email: str,
+        token_hash: bytes,
+        ttl_seconds: int,
+        message: str,
+        window_seconds: int,
+        max_per_email: int,
+    ) -> int | None:
+        """If an active account has `email` and fewer than `max_per_email` requests for it came
+        before this one within the window: store the token's hash and write the email to the
+        outbox; the account's id, else None.
+
+        One statement whichever way it goes, so an address with an account and one without
+        cost the same round trips and the same plan; they differ by two index inserts. (The
+        outbox's NOTIFY trigger fires per statement, so the relays wake either way too.)
+        """
+        user_id: int | None = await self.conn.fetchval(
             """
-            INSERT INTO s1_auth_password_resets (token_hash, user_id, expires_at)
-            VALUES ($1, $2, now() + $3::integer * interval '1 second')
+            WITH account AS (
+                SELECT id, email FROM users
+                 WHERE email = $1 AND active
+                   AND (SELECT count(*) FROM s1_auth_reset_requests
+                         WHERE email = $1 AND requested_at > now() - $6::integer * interval '1 second'
+                           AND id < $5) < $7
+            ), token AS (
+                INSERT INTO s1_auth_password_resets (token_hash, user_id, expires_at)
+                SELECT $2, id, now() + $3::integer * interval '1 second' FROM account
+            ), mail AS (
+                INSERT INTO s1_auth_outbox (recipient_id, recipient_email, type, channel, message)
+                SELECT id, email, 'password_reset', 'email', $4 FROM account
+            )
+            SELECT id FROM account
             """,
+            email,
             token_hash,
-            user_id,
             ttl_seconds,
+            message,
+            request_id,
+            window_seconds,
+            max_per_email,
         )
-        # Expired tokens go on the way (a bounded batch; they can never be used again).
-        await self.conn.execute(
+        return user_id
+
+    async def prune_reset_tokens(self, *, batch: int) -> int:
+        """Delete up to `batch` expired reset tokens (they can never be used again); how many went."""
+        deleted = await self.conn.fetch(
             """
             DELETE FROM s1_auth_password_resets
              WHERE token_hash IN (SELECT token_hash FROM s1_auth_password_resets
                                    WHERE expires_at < now() ORDER BY expires_at LIMIT $1
                                    FOR UPDATE SKIP LOCKED)
+            RETURNING 1
             """,
-            PRUNE_BATCH,
+            batch,
         )
+        return len(deleted)
 
     async def reset_token_is_open(self, *, token_hash: bytes) -> bool:
         """Whether a reset token is unused, unexpired and of an active account."""

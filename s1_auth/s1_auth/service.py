@@ -26,7 +26,6 @@ from passlib.context import CryptContext
 
 from helpdesk_common.db import acquire
 from helpdesk_common.errors import ApiError
-from helpdesk_common.outbox import OutboxMessage, enqueue
 from helpdesk_common.pagination import decode_cursor, encode_cursor
 from helpdesk_common.security import TokenUser, create_access_token
 from helpdesk_common.token_state import TokenStateOut, UserTokenState
@@ -37,7 +36,8 @@ from s1_auth.settings import Settings
 
 logger = logging.getLogger("s1_auth")
 
-# S1's outbox table (migration 003): the reset emails, delivered to S6 by the shared relay.
+# S1's outbox table (migration 003): the reset emails, delivered to S6 by the shared relay
+# (written by UsersRepository.issue_reset, in the statement that stores the token).
 OUTBOX_TABLE = "s1_auth_outbox"
 
 INVALID_CREDENTIALS = "invalid credentials"
@@ -544,9 +544,10 @@ async def request_password_reset(
     pool: asyncpg.Pool | None, settings: Settings, *, email: str, client_ip: str, from_inside: bool = False
 ) -> None:
     """Send a reset link to `email` if an active account has it. The caller learns nothing
-    either way: every well-formed address gets the same answer, after the same work (a
-    throttle record, one lookup, and the token made and hashed before the lookup), and the
-    email itself goes through the outbox, after the request.
+    either way: every well-formed address gets the same answer after the same work (a
+    throttle record, the token and its email text made, one statement that writes them only if
+    an account has the address: `UsersRepository.issue_reset`), and the email itself goes
+    through the outbox (S1's relay hands it to S6) after the request.
 
     At most PASSWORD_RESET_MAX_PER_IP requests per client address and window (then 429; the
     deployment's own addresses are not held back, as for registrations), and at most
@@ -571,28 +572,17 @@ async def request_password_reset(
             if retry_after is not None:
                 await repo.forget_reset_request(request_id=request_id)
                 raise too_many("Too many password reset requests from your address; try again later.", retry_after)
-        earlier = await repo.reset_requests_before(request_id=request_id, email=email, window_seconds=window)
-        account = await repo.get_by_email(email=email)
-        if account is None or not account.active or earlier >= settings.password_reset_max_per_email:
-            return
-        async with conn.transaction():
-            await repo.create_reset_token(
-                user_id=account.id, token_hash=token_hash, ttl_seconds=settings.password_reset_ttl_seconds
-            )
-            await enqueue(
-                conn,
-                OUTBOX_TABLE,
-                [
-                    OutboxMessage(
-                        recipient_id=account.id,
-                        type="password_reset",
-                        channel="email",
-                        message=reset_email_text(settings, token),
-                        recipient_email=account.email,
-                    )
-                ],
-            )
-    logger.info("password reset link queued", extra={"user_id": account.id})
+        user_id = await repo.issue_reset(
+            request_id=request_id,
+            email=email,
+            token_hash=token_hash,
+            ttl_seconds=settings.password_reset_ttl_seconds,
+            message=reset_email_text(settings, token),
+            window_seconds=window,
+            max_per_email=settings.password_reset_max_per_email,
+        )
+    if user_id is not None:
+        logger.info("password reset link queued", extra={"user_id": user_id})
 
 
 async def confirm_password_reset(
@@ -644,12 +634,14 @@ async def token_state_from_database(app: FastAPI, since: int | None) -> TokenSta
 
 
 async def prune_sessions(app: FastAPI) -> None:
-    """Background job: expired refresh tokens and sessions nobody can use any more go."""
+    """Background job: expired refresh and reset tokens, and sessions nobody can use any more, go."""
     settings: Settings = app.state.settings
     while True:
         async with acquire(app.state.pool) as conn:
             repo = UsersRepository(conn)
             while await repo.prune_sessions(retain_seconds=retain_seconds(settings), batch=PRUNE_BATCH) >= PRUNE_BATCH:
+                pass
+            while await repo.prune_reset_tokens(batch=PRUNE_BATCH) >= PRUNE_BATCH:
                 pass
         await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
 
