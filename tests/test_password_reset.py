@@ -76,6 +76,10 @@ def test_a_reset_link_by_email_sets_the_password_and_ends_every_session(fleet: F
     [kept] = [n for n in history if n["type"] == "password_reset"]
     assert kept["status"] == "sent"
     assert token not in kept["message"]
+    # S1's relay says what it did.
+    health = httpx.get(f"{fleet.processes['s1-auth'].url}/health").json()
+    assert health["outbox"]["relay"] == "running"
+    assert health["outbox"]["delivered_since_start"] >= 1
 
 
 def test_a_malformed_address_is_400_through_the_gateway(fleet: Fleet) -> None:
