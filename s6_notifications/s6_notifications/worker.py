@@ -145,7 +145,15 @@ class Delivery:
             time.monotonic() + settings.claim_seconds - settings.send_timeout(channel) - settings.CLAIM_MARGIN_SECONDS
         )
         waiting = deque(claimed)
-        addresses: dict[int, asyncio.Task[str]] = {}
+        # The addresses S1 keeps, asked once for the whole batch before any lane starts.
+        addresses: dict[int, str] = {}
+        lookup_failed: DeliveryError | None = None
+        wanted = sorted({n.user_id for n in claimed if n.recipient is None}) if channel == "email" else []
+        if wanted:
+            try:
+                addresses = await flows.email_addresses_of(self.services, wanted)
+            except DeliveryError as exc:
+                lookup_failed = exc  # every email of the batch that needed it is retried
 
         async def lane() -> None:
             while waiting:
@@ -155,12 +163,11 @@ class Delivery:
                 recipient = notification.recipient
                 try:
                     if recipient is None and channel == "email":
-                        # One lookup per user and batch, shared by the lanes.
-                        if notification.user_id not in addresses:
-                            addresses[notification.user_id] = asyncio.create_task(
-                                flows.email_address_of(self.services, notification.user_id)
-                            )
-                        recipient = await asyncio.shield(addresses[notification.user_id])
+                        if lookup_failed is not None:
+                            raise lookup_failed
+                        recipient = addresses.get(notification.user_id)
+                        if recipient is None:
+                            raise flows.unknown_recipient(notification.user_id)
                     if recipient is None:
                         raise DeliveryError("No recipient address is known for this notification.", permanent=True)
                     await send(notification, recipient)
@@ -177,8 +184,6 @@ class Delivery:
         try:
             await asyncio.gather(*(lane() for _ in range(min(lanes, len(claimed)))))
         finally:
-            for task in addresses.values():
-                task.cancel()
             if waiting:
                 # Never attempted: back in the queue now, for this worker or another.
                 leftover = [n.id for n in waiting]
