@@ -6,7 +6,9 @@
 - `deregister()` removes this instance on shutdown.
 - `resolve(name)` gives a base URL for a service: instances are cached briefly and used
   round-robin; while the registry is down the last known instances (or the configured
-  SERVICE_URLS fallbacks) keep serving.
+  SERVICE_URLS fallbacks) keep serving. A registry that answers it knows none of a service's
+  instances (it restarted, and the instances have not re-registered yet) is not believed for
+  DISCOVERY_STALE_SECONDS after it last named some: the last good view keeps serving meanwhile.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ class ServiceUnavailable(Exception):
 @dataclass
 class _Instances:
     urls: list[str]
-    fetched_at: float
+    fetched_at: float  # when the registry was last asked
+    confirmed_at: float  # when it last named these instances
     counter: itertools.count[int] = field(default_factory=itertools.count)
 
     def pick(self) -> str:
@@ -47,6 +50,7 @@ class RegistryClient:
         self._cache: dict[str, _Instances] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._registered = asyncio.Event()
+        self._stale_logged: dict[str, bool] = {}
 
     @property
     def _headers(self) -> dict[str, str]:
@@ -108,16 +112,34 @@ class RegistryClient:
         except httpx.HTTPError:
             return  # keep what we last knew
         if response.status_code == 404:
-            self._cache.pop(name, None)
+            self._keep_recent_view(name)
             return
         if response.status_code != 200:
             return
         instances = response.json().get("instances", [])
         urls = [i["url"] for i in instances if i.get("status") == "healthy"]
         if urls:
-            self._cache[name] = _Instances(urls=urls, fetched_at=time.monotonic())
+            now = time.monotonic()
+            self._cache[name] = _Instances(urls=urls, fetched_at=now, confirmed_at=now)
+            self._stale_logged.pop(name, None)
         else:
+            # It knows the instances and found them failing its health checks: believe it.
             self._cache.pop(name, None)
+
+    def _keep_recent_view(self, name: str) -> None:
+        """The registry knows no `name` at all: after a restart it is empty until every service's
+        next heartbeat, so keep the last instances it named for a bounded time."""
+        cached = self._cache.get(name)
+        now = time.monotonic()
+        if cached is not None and now - cached.confirmed_at <= self.settings.discovery_stale_seconds:
+            cached.fetched_at = now  # ask again after DISCOVERY_CACHE_SECONDS, not on every call
+            if not self._stale_logged.get(name):
+                logger.info("the registry has forgotten a service; routing on its last known instances",
+                            extra={"upstream": name, "instances": len(cached.urls)})  # fmt: skip
+                self._stale_logged[name] = True
+            return
+        self._cache.pop(name, None)
+        self._stale_logged.pop(name, None)
 
     def _start_refresh(self, name: str) -> asyncio.Task[None]:
         # One fetch per name at a time; `_refreshing` holds the task so it is not collected.

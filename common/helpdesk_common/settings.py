@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Values that are fine on a laptop and must never reach a real deployment.
@@ -32,6 +33,27 @@ SettingList = Annotated[list[str], NoDecode, BeforeValidator(split_setting_list)
 DEV_JWT_SECRET = "dev-secret-change-me"  # noqa: S105 - refused outside development
 DEV_SERVICE_TOKEN = "dev-service-token-change-me"  # noqa: S105 - refused outside development
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret", DEV_JWT_SECRET, DEV_SERVICE_TOKEN}
+# Every development default in infra/ (compose, the Kubernetes base) says so in its value.
+PLACEHOLDER_MARKER = "change-me"
+
+
+def is_placeholder_secret(value: str) -> bool:
+    """A known placeholder, or a development default (one that says change-me)."""
+    text = value.strip().lower()
+    return text in PLACEHOLDER_SECRETS or PLACEHOLDER_MARKER in text
+
+
+def is_secret_setting(name: str, annotation: Any = None) -> bool:
+    """Whether a setting holds a credential: by its name (..._SECRET, ..._TOKEN, ..._PASSWORD, a
+    private key, the database URL with its password) or its type (SecretStr). Deployments keep
+    these in a secret store (infra/k8s: the Secret; compose: the environment), never in files."""
+    upper = name.upper()
+    return (
+        upper.endswith(("SECRET", "TOKEN", "PASSWORD"))
+        or "PRIVATE_KEY" in upper
+        or upper == "DB_URL"
+        or "SecretStr" in str(annotation)
+    )
 
 
 class ServiceSettings(BaseSettings):
@@ -66,6 +88,11 @@ class ServiceSettings(BaseSettings):
     registry_url: str | None = "http://127.0.0.1:3003"
     registry_heartbeat_seconds: float = Field(default=10.0, gt=0)
     discovery_cache_seconds: float = Field(default=5.0, ge=0)
+    # A registry that answers it knows no instance of a service (it restarted: it keeps them in
+    # memory) is not believed for this long after it last named some: they are called meanwhile,
+    # and re-register within a heartbeat. Bounded, so that a service really gone is dropped (a
+    # refused connection drops an instance at once anyway).
+    discovery_stale_seconds: float = Field(default=30.0, ge=0)
     # Fallback upstream addresses used when the registry cannot be asked, e.g.
     # SERVICE_URLS='{"s2-tickets": "http://127.0.0.1:3002"}'.
     service_urls: dict[str, str] = Field(default_factory=dict)
@@ -86,8 +113,19 @@ class ServiceSettings(BaseSettings):
         if self.environment == "production":
             for name in ("jwt_secret", "service_token"):
                 value = getattr(self, name)
-                if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 16:
+                if is_placeholder_secret(value) or len(value) < 16:
                     raise ValueError(f"{name.upper()} must be set to a real secret (16+ characters) in production")
+            # Any other credential (a subclass's too: S1's ADMIN_PASSWORD, S6's SMTP_PASSWORD) may
+            # be unset, but never left at a development default.
+            for name, info in type(self).model_fields.items():
+                value = getattr(self, name)
+                if isinstance(value, SecretStr):
+                    value = value.get_secret_value()
+                if name == "db_url" and value:
+                    value = urlsplit(value).password or ""
+                if is_secret_setting(name, info.annotation) and isinstance(value, str) and value:
+                    if PLACEHOLDER_MARKER in value.lower():
+                        raise ValueError(f"{name.upper()} is a development default; set a real one in production")
         return self
 
     @property

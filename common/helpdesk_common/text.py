@@ -14,6 +14,8 @@ from pydantic_core import PydanticCustomError
 # Tab, newline and carriage return are how people write several lines; any other control
 # character (NUL included, which PostgreSQL cannot store in text) has no place in prose.
 _MULTILINE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# One line (a title, a name, a search): no control characters at all.
+_SINGLE_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def storable_text(value: str) -> str:
@@ -31,4 +33,12 @@ def multiline_text(value: str) -> str:
         raise PydanticCustomError(
             "control_characters", "must not contain control characters (tab and newline are fine)"
         )
+    return storable_text(value)
+
+
+def single_line_text(value: str) -> str:
+    """One line (a name, a search box): no control characters at all (a NUL, a line break in
+    a header-bound value); storable."""
+    if _SINGLE_LINE_CONTROL.search(value):
+        raise PydanticCustomError("control_characters", "must not contain control characters")
     return storable_text(value)

@@ -7,6 +7,7 @@ each Dockerfile is replayed with uv in `test_isolated_install.py`.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import shlex
@@ -19,12 +20,17 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
 
 from helpdesk_fleet.process import ALL_SERVICES, ServiceSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "infra" / "docker-compose.yml"
 COMPOSE_SCHEMA = REPO_ROOT / "infra" / "vendor" / "compose-spec.json"
+ENV_EXAMPLE = REPO_ROOT / "infra" / ".env.example"
+# Every setting of every service, shared by compose (env_file) and Kubernetes (ConfigMaps).
+SETTINGS_DIR = REPO_ROOT / "infra" / "k8s" / "base" / "settings"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
 
 
@@ -314,9 +320,72 @@ def referenced_variables(node: Any) -> set[str]:
     return set()
 
 
+def _merge_extended(base: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    """Compose's `extends` merge, for what this file uses: mappings merge key by key (the
+    extending service wins), anything else is replaced; depends_on is never inherited."""
+    merged = {k: copy.deepcopy(v) for k, v in base.items() if k != "depends_on"}
+    for key, value in own.items():
+        if key == "extends":
+            continue
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
 def load_compose() -> dict[str, Any]:
-    document: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())  # resolves anchors and `<<`
+    """The compose file with anchors and `<<` resolved (YAML) and `extends` within the file too."""
+    document: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
+    services = document["services"]
+    for name, body in list(services.items()):
+        extends = body.get("extends")
+        if extends is not None:
+            assert "file" not in extends, f"{name}: extends another file; the checks read this one only"
+            base = services[extends["service"]]
+            assert "extends" not in base, f"{name}: extends a service that extends another"
+            services[name] = _merge_extended(base, body)
     return document
+
+
+def settings_fields(settings: type[BaseSettings]) -> dict[str, set[str]]:
+    """Each field of a settings class and the variable names it is read from (any one will do:
+    the gateway's port is PORT or GATEWAY_PORT), upper case."""
+    prefix = str(settings.model_config.get("env_prefix", ""))
+    fields = {}
+    for name, info in settings.model_fields.items():
+        alias = info.validation_alias
+        if isinstance(alias, str):
+            fields[name] = {alias.upper()}
+        elif isinstance(alias, AliasChoices):
+            fields[name] = {choice.upper() for choice in alias.choices if isinstance(choice, str)}
+        else:
+            fields[name] = {(info.alias or f"{prefix}{name}").upper()}
+    return fields
+
+
+def read_env_file(path: Path) -> tuple[dict[str, str], set[str]]:
+    """An env file as compose and kustomize read it: KEY=value lines (taken literally) and,
+    besides, the `# KEY=` lines that leave a setting unset on purpose."""
+    values: dict[str, str] = {}
+    unset: set[str] = set()
+    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+        line = raw.strip()
+        if match := re.fullmatch(r"#\s*([A-Z][A-Z0-9_]*)=", line):
+            unset.add(match.group(1))
+            continue
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        assert sep and re.fullmatch(r"[A-Z][A-Z0-9_]*", key), f"{path.name}:{number}: not KEY=value"
+        assert key not in values, f"{path.name}:{number}: {key} twice"
+        # Compose expands $VAR and cuts ` #...` in env files; kustomize takes both literally.
+        assert not value.startswith(("'", '"')), f"{path.name}:{number}: no quotes (compose and kustomize differ)"
+        assert "$" not in value and " #" not in value, (
+            f"{path.name}:{number}: no $ or ' #' (compose and kustomize differ)"
+        )
+        values[key] = value
+    return values, unset
 
 
 @pytest.fixture(scope="session")

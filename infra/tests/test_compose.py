@@ -6,31 +6,46 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import re
+import subprocess
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
-from pydantic import AliasChoices, ValidationError
+from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from helpdesk_common.settings import PLACEHOLDER_SECRETS
+from helpdesk_common.settings import PLACEHOLDER_SECRETS, is_secret_setting
 from helpdesk_fleet.process import ALL_SERVICES
 
 from .conftest import (
     COMPOSE_FILE,
     COMPOSE_SCHEMA,
     CONTAINER_SERVICES,
+    ENV_EXAMPLE,
+    REPO_ROOT,
+    SETTINGS_DIR,
     WEB_CLIENT,
     ContainerService,
     interpolate_all,
     parse_dockerfile,
+    read_env_file,
     referenced_variables,
+    settings_fields,
 )
 
 DATABASE = "postgres"
+# Development tooling in compose: the mail catcher S6 sends to, and its web view (dev profile).
+MAIL_SINK, MAIL_SINK_WEB = "mail-sink", "mail-sink-web"
+NOT_APPLICATIONS = (DATABASE, WEB_CLIENT, MAIL_SINK, MAIL_SINK_WEB)
 APP_SERVICES = {s.name for s in ALL_SERVICES}
 SECRET_VARIABLES = ("JWT_SECRET", "SERVICE_TOKEN", "POSTGRES_PASSWORD", "ADMIN_PASSWORD")
+# In memory and single-instance by design (the registry), and the one published entry point.
+NOT_REPLICATED = ("s3-registry", "gateway")
+# A setting no deployment sets: the name a service registers under is fixed by its code.
+IDENTITY_SETTINGS = {"SERVICE_NAME"}
 
 
 def _validator() -> jsonschema.Draft7Validator:
@@ -52,22 +67,41 @@ def _settings_class(service: ContainerService) -> type[BaseSettings]:
 
 def _env_names(settings: type[BaseSettings]) -> set[str]:
     """The environment variables a settings class reads (case-insensitive: upper-cased)."""
-    prefix = str(settings.model_config.get("env_prefix", ""))
-    names = set()
-    for name, info in settings.model_fields.items():
-        alias = info.validation_alias
-        if isinstance(alias, str):
-            names.add(alias.upper())
-        elif isinstance(alias, AliasChoices):
-            names |= {choice.upper() for choice in alias.choices if isinstance(choice, str)}
-        else:
-            names.add((info.alias or f"{prefix}{name}").upper())
-    return names
+    return set().union(*settings_fields(settings).values())
 
 
 def _app_services(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The Python services (the database and the web client's static files are not)."""
-    return {name: body for name, body in document["services"].items() if name not in (DATABASE, WEB_CLIENT)}
+    """The Python services `docker compose up` starts (not the database, the web client's
+    static files, the mail catcher, nor the scale profile's second instances)."""
+    return {
+        name: body
+        for name, body in document["services"].items()
+        if name not in NOT_APPLICATIONS and not body.get("profiles")
+    }
+
+
+def _default_services(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What `docker compose up` starts without a profile."""
+    return {name: body for name, body in document["services"].items() if not body.get("profiles")}
+
+
+def _env_files(body: dict[str, Any]) -> list[str]:
+    files = body.get("env_file", [])
+    files = [files] if isinstance(files, str | dict) else files
+    return [f["path"] if isinstance(f, dict) else f for f in files]
+
+
+def _compose_settings(body: dict[str, Any]) -> tuple[dict[str, str], set[str]]:
+    """What a compose service's process gets: its env_files, then `environment` over them;
+    and the variables those files leave unset on purpose."""
+    values: dict[str, str] = {}
+    unset: set[str] = set()
+    for name in _env_files(body):
+        file_values, file_unset = read_env_file(COMPOSE_FILE.parent / name)
+        values |= file_values
+        unset |= file_unset
+    values |= {k: str(v) for k, v in body.get("environment", {}).items()}
+    return values, unset - set(values)
 
 
 def _depends_on(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -80,6 +114,17 @@ def _set_environment(monkeypatch: pytest.MonkeyPatch, settings: type[BaseSetting
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, str(value))
+
+
+def _embedded_postgres_major() -> str:
+    """The major version of the PostgreSQL the tests run against (pgserver's binaries)."""
+    import pgserver  # dev-only, like the test database itself
+
+    postgres = Path(pgserver.__file__).parent / "pginstall" / "bin" / "postgres"
+    version = subprocess.run([str(postgres), "--version"], capture_output=True, text=True, check=True).stdout
+    match = re.search(r"\(PostgreSQL\) (\d+)\.", version)
+    assert match, version
+    return match.group(1)
 
 
 # --- the schema -----------------------------------------------------------------------------------
@@ -128,7 +173,7 @@ def test_ports_match_the_contract(compose_dev: dict[str, Any], service: Containe
 
 
 def test_only_the_gateway_and_the_web_client_are_published(compose_dev: dict[str, Any]) -> None:
-    published = {name for name, body in compose_dev["services"].items() if body.get("ports")}
+    published = {name for name, body in _default_services(compose_dev).items() if body.get("ports")}
     assert published == {"gateway", WEB_CLIENT}
     (mapping,) = compose_dev["services"]["gateway"]["ports"]
     target = mapping["target"] if isinstance(mapping, dict) else str(mapping).rsplit(":", 1)[-1]
@@ -183,8 +228,9 @@ def test_services_with_a_database_wait_for_it_and_for_the_registry(
 
 def test_every_variable_is_one_the_settings_know(compose: dict[str, Any], service: ContainerService) -> None:
     known = _env_names(_settings_class(service))
-    unknown = set(compose["services"][service.name]["environment"]) - known
-    assert not unknown, f"{service.name} does not read {sorted(unknown)}"
+    values, unset = _compose_settings(compose["services"][service.name])
+    unknown = (set(values) | unset) - known
+    assert not unknown, f"{service.name} does not read {sorted(unknown)} (set in compose or its env_files)"
 
 
 def test_every_application_uses_the_shared_environment(compose: dict[str, Any]) -> None:
@@ -209,7 +255,7 @@ def test_addresses_point_at_compose_services(compose_dev: dict[str, Any]) -> Non
     assert postgres_env["POSTGRES_DB"] == "ticketdb"
     assert (database.username, database.password) == (postgres_env["POSTGRES_USER"], postgres_env["POSTGRES_PASSWORD"])
 
-    fallbacks = json.loads(shared["SERVICE_URLS"])
+    fallbacks = json.loads(read_env_file(SETTINGS_DIR / "shared.env")[0]["SERVICE_URLS"])
     expected = {name: f"http://{name}:{ports[name]}" for name in _app_services(compose_dev) if name != "gateway"}
     assert fallbacks == expected
 
@@ -238,7 +284,7 @@ def test_the_development_defaults_start(
     compose_dev: dict[str, Any], service: ContainerService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings_class = _settings_class(service)
-    _set_environment(monkeypatch, settings_class, compose_dev["services"][service.name]["environment"])
+    _set_environment(monkeypatch, settings_class, _compose_settings(compose_dev["services"][service.name])[0])
     settings: Any = settings_class()
     assert settings.environment == "development"
     assert settings.port == service.port
@@ -250,13 +296,24 @@ def test_production_refuses_the_defaults_and_accepts_real_secrets(
 ) -> None:
     settings_class = _settings_class(service)
     production = interpolate_all(compose, {"ENVIRONMENT": "production"})
-    _set_environment(monkeypatch, settings_class, production["services"][service.name]["environment"])
+    _set_environment(monkeypatch, settings_class, _compose_settings(production["services"][service.name])[0])
     with pytest.raises(ValidationError, match="must be set to a real secret"):
         settings_class()
 
+    # The real JWT secret and token, but one development default left (the database password):
+    # refused too.
     secrets = {"JWT_SECRET": "a-real-jwt-secret-0123456789abcdef", "SERVICE_TOKEN": "a-real-token-0123456789abcdef"}
     production = interpolate_all(compose, {"ENVIRONMENT": "production", **secrets})
-    _set_environment(monkeypatch, settings_class, production["services"][service.name]["environment"])
+    if service.spec.uses_database:
+        _set_environment(monkeypatch, settings_class, _compose_settings(production["services"][service.name])[0])
+        with pytest.raises(ValidationError, match="DB_URL is a development default"):
+            settings_class()
+
+    secrets |= {"POSTGRES_PASSWORD": "a-real-db-password-0123", "ADMIN_PASSWORD": "a-real-admin-password-0123"}
+    # ... and a real mail server (the catcher's plain SMTP is refused with credentials).
+    secrets |= {"SMTP_HOST": "smtp.example.com", "SMTP_PORT": "587", "SMTP_SECURITY": "starttls"}
+    production = interpolate_all(compose, {"ENVIRONMENT": "production", **secrets})
+    _set_environment(monkeypatch, settings_class, _compose_settings(production["services"][service.name])[0])
     settings: Any = settings_class()
     assert settings.environment == "production"
 
@@ -267,15 +324,11 @@ def test_production_refuses_the_defaults_and_accepts_real_secrets(
 def test_postgres_is_pinned_checked_and_persistent(compose: dict[str, Any]) -> None:
     body = compose["services"][DATABASE]
     image, _, tag = body["image"].partition(":")
-    assert image == "postgres" and tag and tag != "latest"
+    # The major version the tests run against (pgserver's embedded server).
+    assert image == "postgres" and tag.split(".")[0] == _embedded_postgres_major()
     assert "pg_isready" in " ".join(body["healthcheck"]["test"])
     volumes = [v.split(":")[0] for v in body["volumes"]]
     assert volumes and all(v in compose.get("volumes", {}) for v in volumes), "a named volume holds the data"
-
-
-def test_every_service_restarts(compose: dict[str, Any]) -> None:
-    for name, body in compose["services"].items():
-        assert body.get("restart") in ("always", "unless-stopped", "on-failure"), name
 
 
 def test_compose_reads_nothing_outside_the_repository(compose: dict[str, Any]) -> None:
@@ -286,3 +339,148 @@ def test_compose_reads_nothing_outside_the_repository(compose: dict[str, Any]) -
         for volume in body.get("volumes", []):
             source = volume.split(":")[0]
             assert not source.startswith(("/", ".")), f"{name}: bind mount {source}; use a named volume"
+
+
+# --- every setting, from the settings classes -------------------------------------------------
+
+
+def test_every_setting_a_service_reads_is_set_in_compose(compose: dict[str, Any], service: ContainerService) -> None:
+    """Derived from the settings class: a setting added there fails here until compose sets it
+    (or its env file leaves it unset on purpose with a `# KEY=` line)."""
+    settings_class = _settings_class(service)
+    body = compose["services"][service.name]
+    values, unset = _compose_settings(body)
+    own_file = f"infra/k8s/base/settings/{service.name}.env"
+    missing = []
+    for field, names in settings_fields(settings_class).items():
+        if names & IDENTITY_SETTINGS or names & (set(values) | unset):
+            continue
+        variable = min(sorted(names), key=len)  # PORT rather than GATEWAY_PORT
+        where = (
+            f"infra/docker-compose.yml services.{service.name}.environment as ${{{variable}}} (and infra/.env.example)"
+            if is_secret_setting(variable, settings_class.model_fields[field].annotation)
+            else f"{own_file} as {variable}=<value> (or `# {variable}=` to leave it unset)"
+        )
+        missing.append(f"{variable} ({settings_class.__module__}.Settings.{field}): set it in {where}")
+    assert not missing, f"{service.name} reads settings compose does not set:\n" + "\n".join(missing)
+
+
+def test_the_settings_files_hold_valid_values_and_no_secret() -> None:
+    for path in sorted(SETTINGS_DIR.glob("*.env")):
+        values, unset = read_env_file(path)
+        for key in [*values, *unset]:
+            assert not is_secret_setting(key), (
+                f"{path.relative_to(REPO_ROOT)}: {key} is a credential; it belongs in the Secret "
+                "(infra/k8s) and the environment (compose), never in a settings file"
+            )
+
+
+def test_every_settings_file_belongs_to_a_service() -> None:
+    names = {s.name for s in CONTAINER_SERVICES} | {"shared"}
+    assert {p.stem for p in SETTINGS_DIR.glob("*.env")} == names
+
+
+def test_every_service_has_a_healthcheck_and_a_restart_policy(compose: dict[str, Any]) -> None:
+    for name, body in compose["services"].items():
+        check = body.get("healthcheck")
+        assert check and check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
+        assert body.get("restart") in ("always", "unless-stopped", "on-failure"), f"{name} has no restart policy"
+
+
+def test_services_wait_for_readiness_not_only_liveness(compose: dict[str, Any]) -> None:
+    for name, body in _app_services(compose).items():
+        assert "/ready" in " ".join(body["healthcheck"]["test"]), f"{name}: dependents wait for /ready"
+
+
+def test_every_build_context_and_dockerfile_exists(compose: dict[str, Any]) -> None:
+    for name, body in compose["services"].items():
+        if "build" not in body:
+            continue
+        context = (COMPOSE_FILE.parent / body["build"]["context"]).resolve()
+        assert context.is_dir(), f"{name}: build context {context} does not exist"
+        assert (context / body["build"]["dockerfile"]).is_file(), f"{name}: {body['build']['dockerfile']} missing"
+        for env_file in _env_files(body):
+            assert (COMPOSE_FILE.parent / env_file).is_file(), f"{name}: env_file {env_file} missing"
+
+
+# --- secrets ----------------------------------------------------------------------------------
+
+
+def test_no_secret_has_a_literal_value(compose: dict[str, Any]) -> None:
+    """Every credential a service or the database gets comes from the operator's environment."""
+    for name, body in compose["services"].items():
+        for key, value in body.get("environment", {}).items():
+            if is_secret_setting(key):
+                assert isinstance(value, str) and "${" in value, (
+                    f"services.{name}.environment.{key} is a literal; take it from the environment (${{{key}}})"
+                )
+
+
+def test_env_example_names_exactly_what_compose_reads(compose: dict[str, Any]) -> None:
+    example, _ = read_env_file(ENV_EXAMPLE)
+    read = referenced_variables(compose)
+    assert not read - set(example), f"add to infra/.env.example: {sorted(read - set(example))}"
+    assert not set(example) - read, f"infra/.env.example names what compose never reads: {sorted(set(example) - read)}"
+
+
+def test_env_example_defaults_are_compose_defaults(compose: dict[str, Any], compose_dev: dict[str, Any]) -> None:
+    """Copying .env.example to .env changes nothing: its values are the development defaults."""
+    example, _ = read_env_file(ENV_EXAMPLE)
+    assert interpolate_all(compose, example) == compose_dev
+
+
+# --- the mail catcher and the profiles ----------------------------------------------------
+
+
+def test_notifications_send_to_the_mail_catcher_by_default(compose_dev: dict[str, Any]) -> None:
+    s6 = compose_dev["services"]["s6-notifications"]
+    sink = compose_dev["services"][MAIL_SINK]
+    assert (s6["environment"]["SMTP_HOST"], s6["environment"]["SMTP_PORT"]) == (
+        MAIL_SINK,
+        sink["environment"]["MAIL_SINK_SMTP_PORT"],
+    )
+    assert s6["environment"]["SMTP_SECURITY"] == "none"
+    assert _depends_on(s6)[MAIL_SINK] == {"condition": "service_healthy"}
+    assert not sink.get("ports") and not sink.get("profiles"), "the catcher runs, unpublished"
+    volume = sink["volumes"][0].split(":")
+    assert volume[0] in compose_dev["volumes"] and sink["environment"]["MAIL_SINK_DIR"].startswith(volume[1])
+
+
+def test_the_mail_view_is_published_on_loopback_in_the_dev_profile_only(compose_dev: dict[str, Any]) -> None:
+    web = compose_dev["services"][MAIL_SINK_WEB]
+    assert web["profiles"] == ["dev"]
+    (mapping,) = web["ports"]
+    host_ip, host_port, target = str(mapping).split(":")
+    assert host_port == "8025"
+    assert host_ip == "127.0.0.1" and target == web["environment"]["PORT"]
+    assert web["environment"]["MAIL_SINK_URL"] == f"http://{MAIL_SINK}:8025"
+    assert web["command"][-1] == "helpdesk_fleet.sinks.webview"
+
+
+def test_nothing_but_the_gateway_and_the_web_client_is_published_by_default(compose_dev: dict[str, Any]) -> None:
+    published = {name for name, body in _default_services(compose_dev).items() if body.get("ports")}
+    assert published == {"gateway", WEB_CLIENT}
+    for name, body in compose_dev["services"].items():
+        if body.get("profiles") and body.get("ports"):
+            assert all(str(p).startswith("127.0.0.1:") for p in body["ports"]), f"{name}: loopback only"
+
+
+def test_the_scale_profile_runs_a_second_registering_instance_of_each_stateless_service(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    for name, body in _app_services(compose).items():
+        replica = services.get(f"{name}-2")
+        if name in NOT_REPLICATED:
+            assert replica is None, f"{name} must run once"
+            continue
+        assert replica is not None, f"the scale profile has no second {name}"
+        assert replica["profiles"] == ["scale"]
+        assert (replica["build"], replica["image"]) == (body["build"], body["image"])
+        assert replica["environment"]["ADVERTISE_HOST"] == f"{name}-2", "each registers its own address"
+        assert {k: v for k, v in replica["environment"].items() if k != "ADVERTISE_HOST"} == {
+            k: v for k, v in body["environment"].items() if k != "ADVERTISE_HOST"
+        }
+        assert _depends_on(replica) == _depends_on(body), "a replica waits for what the first waits for"
+        assert not replica.get("ports")
+        assert replica.get("volumes", []) == body.get("volumes", []), "replicas share the named volumes"

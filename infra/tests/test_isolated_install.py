@@ -5,23 +5,40 @@ the same files (minus what `.dockerignore` leaves out) into a temporary root, an
 `uv sync` lines run there with the same arguments, so the virtualenv is made exactly as in the
 image: only uv.lock's pins for this one service, no dev tools, non-editable. Then that venv's
 Python, isolated from the checkout (`-I`, another working directory), imports the package,
-builds the app and finds the SQL migrations inside site-packages.
+builds the app and finds the SQL migrations inside site-packages. Last, that venv's
+`python -m <package>` (the image's CMD) is started against PostgreSQL (a scratch database of
+its own) and must answer `/ready`: it connected, ran its migrations from the wheel and serves.
+The development mail catcher's image (infra/mail-sink.Dockerfile) is replayed the same way and
+must take a real SMTP delivery.
 
 uv's cache makes this quick where it is warm; on a fresh machine uv downloads from PyPI.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import shutil
+import smtplib
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import httpx
 import pytest
+
+from helpdesk_common.migrations import load_migrations, run_migrations
+from helpdesk_fleet.fleet import poll_until
+from helpdesk_fleet.postgres import create_scratch_database
+from helpdesk_fleet.process import ALL_SERVICES, free_port
+from helpdesk_fleet.pytest_plugin import TEST_JWT_SECRET, TEST_SERVICE_TOKEN
 
 from .conftest import (
     REPO_ROOT,
@@ -30,7 +47,10 @@ from .conftest import (
     copy_sources_and_dest,
     dockerignore_patterns,
     is_dockerignored,
+    parse_dockerfile,
 )
+
+MAIL_SINK_DOCKERFILE = REPO_ROOT / "infra" / "mail-sink.Dockerfile"
 
 pytestmark = pytest.mark.xdist_group("isolated-install")
 
@@ -156,8 +176,8 @@ def _factory(service: ContainerService) -> str:
     return match.group(1) if match else f"{service.module}.main:build_app"
 
 
-def test_service_installs_alone_and_builds_its_app(
-    service: ContainerService, dockerfiles: dict[str, Dockerfile], tmp_path: Path
+def test_service_installs_alone_builds_its_app_and_starts(
+    service: ContainerService, dockerfiles: dict[str, Dockerfile], tmp_path: Path, pg_admin_dsn: str
 ) -> None:
     dockerfile = dockerfiles[service.name]
     workdir = replay_builder(dockerfile, tmp_path / "image")
@@ -199,3 +219,121 @@ def test_service_installs_alone_and_builds_its_app(
     if report["main_migrations"] is not None:
         assert report["main_migrations_dir_in_site_packages"], "MIGRATIONS_DIR points outside site-packages"
         assert report["main_migrations"] == source_migrations
+    _start_against_postgresql(service, venv, tmp_path, pg_admin_dsn)
+
+
+# --- started from its own venv, against PostgreSQL ------------------------------------------
+
+
+async def _prepare_database(pg_admin_dsn: str, service: ContainerService) -> str:
+    """A scratch database with the other owners' migrations this service's require (S2's for
+    S4: in a real start-up, S2 would have run them; here the service starts alone)."""
+    db_url = await create_scratch_database(pg_admin_dsn, prefix="isolated")
+    directory = service.package_dir / "migrations"
+    owners = {r.owner for m in (load_migrations(directory) if directory.is_dir() else []) for r in m.requires}
+    conn = await asyncpg.connect(db_url)
+    try:
+        for owner in sorted(owners):
+            await run_migrations(conn, owner=owner, directory=REPO_ROOT / owner / owner / "migrations")
+    finally:
+        await conn.close()
+    return db_url
+
+
+@contextmanager
+def _running(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+
+def _answers_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> bool:
+    assert process.poll() is None, f"exited with {process.returncode}:\n{log.read_text(errors='replace')[-3000:]}"
+    try:
+        return httpx.get(f"{url}/ready", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _start_against_postgresql(service: ContainerService, venv: Path, tmp_path: Path, pg_admin_dsn: str) -> None:
+    """The image's CMD (`python -m <package>`) from this venv, until it answers /ready."""
+    port = free_port()
+    env = {
+        "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "ENVIRONMENT": "test",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "JWT_SECRET": TEST_JWT_SECRET,
+        "SERVICE_TOKEN": TEST_SERVICE_TOKEN,
+        # Nobody answers there: registering is retried in the background and never blocks /ready.
+        "REGISTRY_URL": f"http://127.0.0.1:{free_port()}",
+        "SERVICE_URLS": json.dumps({s.name: f"http://127.0.0.1:{s.port}" for s in ALL_SERVICES}),
+        "MEDIA_DIR": str(tmp_path / "media"),
+        "DB_POOL_MAX": "2",
+        "ARGON2_MEMORY_COST_KIB": "1024",
+        "ARGON2_TIME_COST": "1",
+        "LOG_LEVEL": "WARNING",
+    }
+    if service.spec.uses_database:
+        env["DB_URL"] = asyncio.run(_prepare_database(pg_admin_dsn, service))
+    log = tmp_path / "service.log"
+    elsewhere = tmp_path / "started"
+    elsewhere.mkdir()
+    with _running([str(venv / "bin" / "python"), "-I", "-m", service.module], env, elsewhere, log) as process:
+        poll_until(
+            lambda: _answers_ready(f"http://127.0.0.1:{port}", process, log),
+            timeout=60,
+            what=f"{service.name} (its own venv) to answer /ready",
+        )
+    if service.spec.uses_database and (service.package_dir / "migrations").is_dir():
+        applied = asyncio.run(_applied_versions(env["DB_URL"], service.module))
+        assert applied == sorted(m.version for m in load_migrations(service.package_dir / "migrations"))
+
+
+async def _applied_versions(db_url: str, owner: str) -> list[str]:
+    conn = await asyncpg.connect(db_url)
+    try:
+        return sorted(r["version"] for r in await conn.fetch(f"SELECT version FROM {owner}_schema_migrations"))
+    finally:
+        await conn.close()
+
+
+@pytest.mark.xdist_group("mail-sink-image")  # beside the services' installs, on the other worker
+def test_the_mail_catcher_image_takes_mail_and_its_web_view_lists_it(tmp_path: Path) -> None:
+    """infra/mail-sink.Dockerfile's builder replayed: the fleet tooling from the lock, alone,
+    running the sink (SMTP + listing) and the read-only web view compose's dev profile publishes."""
+    venv = replay_builder(parse_dockerfile(MAIL_SINK_DOCKERFILE), tmp_path / "image") / ".venv"
+    python = str(venv / "bin" / "python")
+    http_port, smtp_port, web_port = free_port(), free_port(), free_port()
+    base = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path), "HOST": "127.0.0.1"}
+    sink_env = base | {"PORT": str(http_port), "MAIL_SINK_SMTP_PORT": str(smtp_port), "MAIL_SINK_DIR": str(tmp_path)}
+    web_env = base | {"PORT": str(web_port), "MAIL_SINK_URL": f"http://127.0.0.1:{http_port}"}
+    sink_url, web_url = f"http://127.0.0.1:{http_port}", f"http://127.0.0.1:{web_port}"
+    with (
+        _running([python, "-I", "-m", "helpdesk_fleet.sinks.mail"], sink_env, tmp_path, tmp_path / "sink.log") as sink,
+        _running([python, "-I", "-m", "helpdesk_fleet.sinks.webview"], web_env, tmp_path, tmp_path / "web.log") as web,
+    ):
+        poll_until(lambda: _answers_ready(sink_url, sink, tmp_path / "sink.log"), timeout=30, what="the sink")
+        poll_until(lambda: _answers_ready(web_url, web, tmp_path / "web.log"), timeout=30, what="the web view")
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = "helpdesk@localhost", "ada@example.com", "Ticket #1"
+        message.set_content("Your ticket was received.")
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as smtp:
+            smtp.send_message(message)
+        listing = httpx.get(f"{web_url}/messages", timeout=5).json()
+        assert [(m["subject"], m["to"]) for m in listing["messages"]] == [("Ticket #1", ["ada@example.com"])]
+        raw = httpx.get(f"{web_url}/messages/{listing['messages'][0]['id']}", timeout=5)
+        assert raw.status_code == 200 and "Your ticket was received." in raw.text
+        # Read-only: what deletes or sets faults on the sink is not relayed.
+        assert httpx.delete(f"{web_url}/messages", timeout=5).status_code == 405
+        assert httpx.post(f"{web_url}/faults", json={}, timeout=5).status_code in (404, 405)
+        assert httpx.get(f"{sink_url}/messages", timeout=5).json()["count"] == 1

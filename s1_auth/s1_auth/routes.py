@@ -6,12 +6,14 @@ from typing import Annotated
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import AfterValidator
 
 from helpdesk_common.auth import AdminUser, CurrentUser, ServiceOrStaff, ServiceOrUser, require_service
 from helpdesk_common.bodies import require_json_body
 from helpdesk_common.db import DbConn
 from helpdesk_common.pagination import DEFAULT_LIMIT, Cursor, Limit
 from helpdesk_common.security import Role
+from helpdesk_common.text import single_line_text
 from helpdesk_common.token_state import TokenStateOut
 from helpdesk_common.types import PathId
 from s1_auth import service
@@ -276,7 +278,8 @@ async def list_users(
     role: Role | None = None,
     active: Annotated[bool | None, Query(description="Only active (true) or deactivated (false) users")] = None,
     q: Annotated[
-        str | None, Query(max_length=USER_SEARCH_MAX, description="Words that begin the name or the email address")
+        Annotated[str, AfterValidator(single_line_text)] | None,
+        Query(max_length=USER_SEARCH_MAX, description="Words that begin the name or the email address"),
     ] = None,
     ids: Annotated[
         str | None, Query(max_length=12 * service.IDS_MAX, description="Comma-separated ids (at most 200)")

@@ -280,6 +280,14 @@ async def test_search_text_is_never_an_error(client: httpx.AsyncClient, staff: A
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize("q", ["a\x00b", "line\nbreak", "\x7f"])
+async def test_search_text_with_control_characters_is_a_400(client: httpx.AsyncClient, staff: Account, q: str) -> None:
+    response = await client.get("/users", params={"q": q}, headers=staff.headers)
+
+    assert response.status_code == 400
+    assert response.json()["details"][0]["field"] == "q"
+
+
 @pytest.mark.parametrize("who", ["staff", "service"])
 async def test_a_batch_of_ids_in_one_call(
     client: httpx.AsyncClient, user: Account, other_user: Account, staff: Account, who: str

@@ -20,7 +20,7 @@ from helpdesk_common.service_client import Services
 from helpdesk_common.types import PathId
 from s5_media import service
 from s5_media.filenames import content_disposition
-from s5_media.filetypes import TEXT
+from s5_media.filetypes import ALLOWED, TEXT
 from s5_media.schemas import MediaFileList, MediaFileRead, Message
 from s5_media.service import Media, UploadGate
 
@@ -122,7 +122,13 @@ async def list_files(
     "/{file_id}",
     summary="Download a file (owner or staff of its ticket), streamed as an attachment",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}, "description": "the file's bytes"}},
+    # The stored type, one of those an upload may have (schemathesis checks the answer's type).
+    responses={
+        200: {
+            "content": {mime_type: {"schema": {"type": "string", "format": "binary"}} for mime_type in ALLOWED},
+            "description": "the file's bytes, with the type it was stored as",
+        }
+    },
 )
 async def download_file(file_id: PathId, _user: CurrentUser, token: CallerToken, media: MediaDep) -> Response:
     row, stream = await service.open_download(media, file_id=file_id, token=token)
