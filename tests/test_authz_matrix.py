@@ -166,6 +166,12 @@ MATRIX: dict[str, dict[str, Row]] = {
         # No refresh token in the body or a cookie: nobody's session to refresh or end.
         "POST /refresh": Row(dict.fromkeys(CALLERS, 401), body={}),
         "POST /logout": Row(dict.fromkeys(CALLERS, 401), body={}),
+        # Anyone may ask: a malformed address is 400 (a good one would send an email), and a
+        # token that is none is 400 for everyone.
+        "POST /password-reset": Row(dict.fromkeys(CALLERS, 400), body={"email": "not an email"}),
+        "POST /password-reset/confirm": Row(
+            dict.fromkeys(CALLERS, 400), body={"token": "not-a-reset-token", "new_password": "long enough password"}
+        ),
         "GET /me": Row(USERS),
         "PATCH /me": Row(expect(401, 400, 400, 400, 400), body={"name": 5}),
         "POST /password": Row(

@@ -7,7 +7,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from helpdesk_common.app import create_app
+from helpdesk_common.outbox import OutboxRelay
 from helpdesk_common.workers import BackgroundJob
+from s1_auth import service
 from s1_auth.routes import router
 from s1_auth.service import (
     ensure_first_admin,
@@ -23,10 +25,13 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    relay = OutboxRelay(settings, table=service.OUTBOX_TABLE, key_prefix="s1-outbox")
     return create_app(
-        settings or Settings(),
+        settings,
         title="S1 auth",
-        description="Accounts, password login with a throttle, sessions with rotating refresh tokens, JWTs and roles.",
+        description="Accounts, password login with a throttle, sessions with rotating refresh tokens, JWTs, "
+        "roles, and password reset by email through a transactional outbox.",
         routers=[(router, "")],
         migrations_dir=MIGRATIONS_DIR,
         # The hasher first: the first admin's password is hashed with it.
@@ -34,7 +39,9 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         background_jobs=[
             BackgroundJob("trusted-proxies", keep_trusted_proxies_resolved),
             BackgroundJob("session-pruner", prune_sessions),
+            *relay.jobs(),
         ],
+        health_details=relay.health_details,
         # S1 knows its own revocations from its database, not over HTTP.
         token_state_feed=token_state_from_database,
     )

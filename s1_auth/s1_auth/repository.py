@@ -468,6 +468,138 @@ class UsersRepository:
     async def clear_login_failures(self, *, email: str) -> None:
         await self.conn.execute("DELETE FROM s1_auth_login_failures WHERE email = $1", email)
 
+    # --- password reset ------------------------------------------------------------------
+
+    async def record_reset_request(self, *, email: str, client_ip: str, window_seconds: int) -> int:
+        """Count a reset request (committed at once, like a login attempt); its id."""
+        request_id: int = await self.conn.fetchval(
+            "INSERT INTO s1_auth_reset_requests (email, client_ip) VALUES ($1, $2) RETURNING id", email, client_ip
+        )
+        await self._prune("s1_auth_reset_requests", "requested_at", window_seconds)
+        return request_id
+
+    async def reset_retry_after(
+        self, *, request_id: int, client_ip: str, window_seconds: int, max_per_ip: int
+    ) -> int | None:
+        """Seconds until this client may ask for a reset again, or None if it may now."""
+        sql = _retry_after_sql("s1_auth_reset_requests", "requested_at", [("client_ip", "$1", "$3")], "$2", "$4")
+        seconds: int | None = await self.conn.fetchval(sql, client_ip, window_seconds, max_per_ip, request_id)
+        return None if seconds is None else max(seconds, 1)
+
+    async def forget_reset_request(self, *, request_id: int) -> None:
+        await self.conn.execute("DELETE FROM s1_auth_reset_requests WHERE id = $1", request_id)
+
+    async def issue_reset(
+        self,
+        *,
+        request_id: int,
+        email: str,
+        token_hash: bytes,
+        ttl_seconds: int,
+        message: str,
+        window_seconds: int,
+        max_per_email: int,
+    ) -> int | None:
+        """If an active account has `email` and fewer than `max_per_email` requests for it came
+        before this one within the window: store the token's hash and write the email to the
+        outbox; the account's id, else None.
+
+        One statement whichever way it goes, so an address with an account and one without
+        cost the same round trips and the same plan; they differ by two index inserts. (The
+        outbox's NOTIFY trigger fires per statement, so the relays wake either way too.)
+        """
+        user_id: int | None = await self.conn.fetchval(
+            """
+            WITH account AS (
+                SELECT id, email FROM users
+                 WHERE email = $1 AND active
+                   AND (SELECT count(*) FROM s1_auth_reset_requests
+                         WHERE email = $1 AND requested_at > now() - $6::integer * interval '1 second'
+                           AND id < $5) < $7
+            ), token AS (
+                INSERT INTO s1_auth_password_resets (token_hash, user_id, expires_at)
+                SELECT $2, id, now() + $3::integer * interval '1 second' FROM account
+            ), mail AS (
+                INSERT INTO s1_auth_outbox (recipient_id, recipient_email, type, channel, message)
+                SELECT id, email, 'password_reset', 'email', $4 FROM account
+            )
+            SELECT id FROM account
+            """,
+            email,
+            token_hash,
+            ttl_seconds,
+            message,
+            request_id,
+            window_seconds,
+            max_per_email,
+        )
+        return user_id
+
+    async def prune_reset_tokens(self, *, batch: int) -> int:
+        """Delete up to `batch` expired reset tokens (they can never be used again); how many went."""
+        deleted = await self.conn.fetch(
+            """
+            DELETE FROM s1_auth_password_resets
+             WHERE token_hash IN (SELECT token_hash FROM s1_auth_password_resets
+                                   WHERE expires_at < now() ORDER BY expires_at LIMIT $1
+                                   FOR UPDATE SKIP LOCKED)
+            RETURNING 1
+            """,
+            batch,
+        )
+        return len(deleted)
+
+    async def reset_token_is_open(self, *, token_hash: bytes) -> bool:
+        """Whether a reset token is unused, unexpired and of an active account."""
+        found: bool = await self.conn.fetchval(
+            """
+            SELECT EXISTS (SELECT 1 FROM s1_auth_password_resets r JOIN users u ON u.id = r.user_id
+                            WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > now() AND u.active)
+            """,
+            token_hash,
+        )
+        return found
+
+    async def use_reset_token(self, *, token_hash: bytes) -> int | None:
+        """Mark an unused, unexpired reset token of an active account used (and every other
+        open one of that account with it); the account's id, or None if it was no such token
+        (used meanwhile by a concurrent confirm: the row lock makes the second one match nothing)."""
+        user_id: int | None = await self.conn.fetchval(
+            """
+            WITH used AS (
+                UPDATE s1_auth_password_resets AS r SET used_at = now()
+                  FROM users AS u
+                 WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > now()
+                   AND u.id = r.user_id AND u.active
+                RETURNING r.user_id
+            )
+            SELECT user_id FROM used
+            """,
+            token_hash,
+        )
+        if user_id is not None:
+            await self.use_up_reset_tokens(user_id=user_id)
+        return user_id
+
+    async def use_up_reset_tokens(self, *, user_id: int) -> None:
+        """Every open reset token of the account stops working (its password was just set)."""
+        await self.conn.execute(
+            "UPDATE s1_auth_password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL", user_id
+        )
+
+    async def reset_password(self, *, user_id: int, new_hash: str) -> int:
+        """Set a new password; every token issued before ends. The new token version."""
+        version: int = await self.conn.fetchval(
+            f"""
+            UPDATE users SET password_hash = $2, token_version = token_version + 1, {STATE_CHANGED}
+             WHERE id = $1
+            RETURNING token_version
+            """,
+            user_id,
+            new_hash,
+        )
+        return version
+
     # --- registration throttle ------------------------------------------------------------
 
     async def record_registration(self, *, client_ip: str, window_seconds: int) -> int:

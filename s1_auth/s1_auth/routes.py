@@ -24,9 +24,12 @@ from s1_auth.schemas import (
     ActiveUpdate,
     LoginIn,
     MeOut,
+    MessageOut,
     MeUpdate,
     MeUser,
     PasswordChange,
+    PasswordResetConfirm,
+    PasswordResetRequest,
     RefreshIn,
     RefreshVia,
     RegisterIn,
@@ -45,16 +48,16 @@ REFRESH_COOKIE = "helpdesk_refresh"
 COOKIE_PATHS = ("/refresh", "/logout")
 
 
-def get_repository(conn: DbConn) -> UsersRepository:
+async def get_repository(conn: DbConn) -> UsersRepository:
     return UsersRepository(conn)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_pool(request: Request) -> asyncpg.Pool | None:
+async def get_pool(request: Request) -> asyncpg.Pool | None:
     pool: asyncpg.Pool | None = getattr(request.app.state, "pool", None)
     return pool
 
@@ -233,6 +236,36 @@ async def change_password(
         client_ip=service.client_address(request, trusted=proxies),
     )
     return AccessTokenOut(token=issued.access_token, expires_in=issued.expires_in)
+
+
+@router.post(
+    "/password-reset",
+    status_code=202,
+    response_model=MessageOut,
+    summary="Email a password reset link, if an account has the address (the answer is the same either way)",
+    dependencies=[Depends(require_json_body)],
+)
+async def request_password_reset(
+    body: PasswordResetRequest, request: Request, pool: Pool, settings: AuthSettings, proxies: Proxies
+) -> MessageOut:
+    client_ip = service.client_address(request, trusted=proxies)
+    await service.request_password_reset(
+        pool, settings, email=body.email, client_ip=client_ip, from_inside=service.is_trusted(client_ip, proxies)
+    )
+    return MessageOut(message=service.RESET_REQUESTED)
+
+
+@router.post(
+    "/password-reset/confirm",
+    response_model=MessageOut,
+    summary="Set a new password with the token from a reset link; every session of the account ends",
+    dependencies=[Depends(require_json_body)],
+)
+async def confirm_password_reset(
+    body: PasswordResetConfirm, pool: Pool, hasher: Hasher, settings: AuthSettings
+) -> MessageOut:
+    await service.confirm_password_reset(pool, hasher, settings, token=body.token, new_password=body.new_password)
+    return MessageOut(message=service.RESET_DONE)
 
 
 # --- users ------------------------------------------------------------------------------------

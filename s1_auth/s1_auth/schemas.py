@@ -119,6 +119,8 @@ LoginPassword = Annotated[
 
 
 RefreshTokenIn = Annotated[str, StringConstraints(min_length=1, max_length=REFRESH_TOKEN_MAX)]
+# Reset tokens are 43 URL-safe characters too.
+ResetTokenIn = Annotated[str, StringConstraints(min_length=1, max_length=REFRESH_TOKEN_MAX), AfterValidator(_storable)]
 RefreshVia = Literal["body", "cookie"]
 
 
@@ -168,6 +170,29 @@ class PasswordChange(BaseModel):
         if self.new_password == self.current_password:
             raise PydanticCustomError("same_password", "the new password must differ from the current one")
         return self
+
+
+class PasswordResetRequest(BaseModel):
+    """POST /password-reset: the address to send a reset link to (if an account has it)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    email: EmailIn
+
+
+class PasswordResetConfirm(BaseModel):
+    """POST /password-reset/confirm: the token from the emailed link and the new password."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    token: ResetTokenIn
+    new_password: NewPassword
+
+
+class MessageOut(BaseModel):
+    """An answer that is only a sentence for the person who asked."""
+
+    message: str
 
 
 class MeUpdate(BaseModel):

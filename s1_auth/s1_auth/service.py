@@ -36,6 +36,10 @@ from s1_auth.settings import Settings
 
 logger = logging.getLogger("s1_auth")
 
+# S1's outbox table (migration 003): the reset emails, delivered to S6 by the shared relay
+# (written by UsersRepository.issue_reset, in the statement that stores the token).
+OUTBOX_TABLE = "s1_auth_outbox"
+
 INVALID_CREDENTIALS = "invalid credentials"
 EMAIL_TAKEN = "email already registered"
 ACCOUNT_DEACTIVATED = "This account is deactivated; ask an admin to reactivate it."
@@ -134,7 +138,7 @@ class PasswordHasher:
         return result
 
 
-def password_hasher(request: Request) -> PasswordHasher:
+async def password_hasher(request: Request) -> PasswordHasher:
     hasher: PasswordHasher = request.app.state.password_hasher
     return hasher
 
@@ -230,7 +234,7 @@ def is_trusted(address: str, trusted: TrustedProxies) -> bool:
     return parsed is not None and parsed in trusted
 
 
-def trusted_proxies(request: Request) -> TrustedProxies:
+async def trusted_proxies(request: Request) -> TrustedProxies:
     proxies: TrustedProxies = request.app.state.trusted_proxies
     return proxies
 
@@ -499,6 +503,7 @@ async def change_password(
         if version is None:
             raise ApiError(409, "The password was changed meanwhile; sign in again with the new one.")
         await repo.clear_login_failures(email=state.email)  # this attempt's record included
+        await repo.use_up_reset_tokens(user_id=caller.id)  # a link asked for before: no longer wanted
         ended_count = await repo.end_user_sessions(
             user_id=caller.id, reason="password_changed", keep_session_id=caller.session_id
         )
@@ -511,6 +516,98 @@ async def change_password(
         token_version=version,
         session_id=caller.session_id,
     )
+
+
+# --- password reset -------------------------------------------------------------------------
+
+RESET_REQUESTED = "If an account has this address, an email with a link to set a new password is on its way."
+RESET_DONE = "Your password has been changed; sign in with the new one."
+INVALID_RESET_TOKEN = "This password reset link is not valid (expired, already used, or unknown); ask for a new one."  # noqa: S105
+
+
+def reset_link(settings: Settings, token: str) -> str:
+    # In the fragment: browsers never send it, so no server or proxy log ever holds it.
+    return f"{settings.public_web_url}/reset-password#token={token}"
+
+
+def reset_email_text(settings: Settings, token: str) -> str:
+    minutes = settings.password_reset_ttl_seconds // 60
+    return (
+        "Someone (we hope you) asked to reset the password of your helpdesk account.\n\n"
+        f"To choose a new password, open this link within {minutes} minutes; it works once:\n"
+        f"{reset_link(settings, token)}\n\n"
+        "If you did not ask for this, ignore this email: your password stays as it is."
+    )
+
+
+async def request_password_reset(
+    pool: asyncpg.Pool | None, settings: Settings, *, email: str, client_ip: str, from_inside: bool = False
+) -> None:
+    """Send a reset link to `email` if an active account has it. The caller learns nothing
+    either way: every well-formed address gets the same answer after the same work (a
+    throttle record, the token and its email text made, one statement that writes them only if
+    an account has the address: `UsersRepository.issue_reset`), and the email itself goes
+    through the outbox (S1's relay hands it to S6) after the request.
+
+    At most PASSWORD_RESET_MAX_PER_IP requests per client address and window (then 429; the
+    deployment's own addresses are not held back, as for registrations), and at most
+    PASSWORD_RESET_MAX_PER_EMAIL emails per address and window: beyond that the request is
+    answered the same and nothing is sent, so the inbox cannot be flooded and the limit says
+    nothing about whether the address has an account.
+    """
+    window = settings.password_reset_window_seconds
+    token = secrets.token_urlsafe(32)
+    token_hash = refresh_token_digest(token)
+    async with acquire(pool) as conn:
+        repo = UsersRepository(conn)
+        # Recorded (and committed) first, so concurrent requests see each other.
+        request_id = await repo.record_reset_request(email=email, client_ip=client_ip, window_seconds=window)
+        if not from_inside:
+            retry_after = await repo.reset_retry_after(
+                request_id=request_id,
+                client_ip=client_ip,
+                window_seconds=window,
+                max_per_ip=settings.password_reset_max_per_ip,
+            )
+            if retry_after is not None:
+                await repo.forget_reset_request(request_id=request_id)
+                raise too_many("Too many password reset requests from your address; try again later.", retry_after)
+        user_id = await repo.issue_reset(
+            request_id=request_id,
+            email=email,
+            token_hash=token_hash,
+            ttl_seconds=settings.password_reset_ttl_seconds,
+            message=reset_email_text(settings, token),
+            window_seconds=window,
+            max_per_email=settings.password_reset_max_per_email,
+        )
+    if user_id is not None:
+        logger.info("password reset link queued", extra={"user_id": user_id})
+
+
+async def confirm_password_reset(
+    pool: asyncpg.Pool | None, hasher: PasswordHasher, settings: Settings, *, token: str, new_password: str
+) -> None:
+    """Set the new password of the token's account: the token (and every other open one of the
+    account) is used up, every token issued before ends (version bump), every session ends,
+    and the login throttle forgets the address, all in one transaction."""
+    token_hash = refresh_token_digest(token)
+    async with acquire(pool) as conn:
+        # Checked before hashing: a made-up token costs no hash.
+        if not await UsersRepository(conn).reset_token_is_open(token_hash=token_hash):
+            raise ApiError(400, INVALID_RESET_TOKEN)
+    new_hash = await hasher.hash(new_password)
+    async with acquire(pool) as conn, conn.transaction():
+        repo = UsersRepository(conn)
+        user_id = await repo.use_reset_token(token_hash=token_hash)
+        if user_id is None:  # used (or the account deactivated) while the hash was made
+            raise ApiError(400, INVALID_RESET_TOKEN)
+        version = await repo.reset_password(user_id=user_id, new_hash=new_hash)
+        account = await repo.get(user_id=user_id)
+        assert account is not None  # the token's row references it (and its row is locked now)
+        await repo.clear_login_failures(email=account["email"])
+        ended_count = await repo.end_user_sessions(user_id=user_id, reason="password_reset")
+    logger.info("password reset", extra={"user_id": user_id, "token_version": version, "sessions_ended": ended_count})
 
 
 # --- the token-state feed -------------------------------------------------------------------
@@ -537,12 +634,14 @@ async def token_state_from_database(app: FastAPI, since: int | None) -> TokenSta
 
 
 async def prune_sessions(app: FastAPI) -> None:
-    """Background job: expired refresh tokens and sessions nobody can use any more go."""
+    """Background job: expired refresh and reset tokens, and sessions nobody can use any more, go."""
     settings: Settings = app.state.settings
     while True:
         async with acquire(app.state.pool) as conn:
             repo = UsersRepository(conn)
             while await repo.prune_sessions(retain_seconds=retain_seconds(settings), batch=PRUNE_BATCH) >= PRUNE_BATCH:
+                pass
+            while await repo.prune_reset_tokens(batch=PRUNE_BATCH) >= PRUNE_BATCH:
                 pass
         await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
 

@@ -1,5 +1,5 @@
-"""S1's settings: the shared ones plus the first admin, sessions, the throttles, the trusted
-proxies and the password hash cost."""
+"""S1's settings: the shared ones and the outbox relay's, plus the first admin, sessions,
+password reset, the throttles, the trusted proxies and the password hash cost."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import re
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from helpdesk_common.settings import ServiceSettings, SettingList
+from helpdesk_common.outbox import OutboxSettings
+from helpdesk_common.settings import SettingList
 from s1_auth.schemas import PASSWORD_MAX, PASSWORD_MIN, normalize_email, normalize_password
 
 # OWASP's minimum for argon2id (Password Storage Cheat Sheet): 19 MiB, 2 iterations, 1 lane.
@@ -19,7 +20,10 @@ _HOST_NAME = re.compile(
 )
 
 
-class Settings(ServiceSettings):
+class Settings(OutboxSettings):
+    """The shared settings, the outbox relay's (helpdesk_common.outbox: it delivers the reset
+    emails written to `s1_auth_outbox` to S6), and S1's own."""
+
     service_name: str = "s1-auth"
     port: int = 3001
 
@@ -58,6 +62,18 @@ class Settings(ServiceSettings):
     refresh_cookie_secure: bool = True
     public_path_prefix: str = "/auth"
 
+    # Password reset by email. The link is PUBLIC_WEB_URL/reset-password#token=... (the web
+    # client's page; the token in the fragment never reaches a server log) and works once,
+    # for this long.
+    public_web_url: str = "http://localhost:5173"
+    password_reset_ttl_seconds: int = Field(default=1800, ge=300, le=86_400)
+    # Reset requests within the window: from one client address beyond this many, 429; for one
+    # address asked for beyond this many, still 202 but no email (the answer must not differ
+    # between addresses that have an account and those that have none).
+    password_reset_max_per_ip: int = Field(default=10, ge=1)
+    password_reset_max_per_email: int = Field(default=3, ge=1)
+    password_reset_window_seconds: int = Field(default=3600, ge=1, le=86_400)
+
     # Password hashing (argon2id). Hashes run in worker threads, at most this many at once, so
     # a burst of logins cannot take every core from the rest of the service.
     hash_concurrency: int = Field(default=2, ge=1, le=64)
@@ -84,6 +100,14 @@ class Settings(ServiceSettings):
         value = value.rstrip("/")
         if value and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value):
             raise ValueError("PUBLIC_PATH_PREFIX must be a path like /auth")
+        return value
+
+    @field_validator("public_web_url")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError("PUBLIC_WEB_URL must be an http(s) URL like https://helpdesk.example.com")
         return value
 
     @model_validator(mode="after")

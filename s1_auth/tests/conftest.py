@@ -34,6 +34,8 @@ THROTTLE = {
     "login_max_failures_per_email": 3,
     "login_max_failures_per_ip": 5,
     "login_failure_window_seconds": 900,
+    "password_reset_max_per_ip": 4,
+    "password_reset_max_per_email": 2,
 }
 APP_SETTINGS: dict[str, Any] = {
     "admin_email": ADMIN_EMAIL,
@@ -41,6 +43,9 @@ APP_SETTINGS: dict[str, Any] = {
     "hash_concurrency": 2,
     # S1's own revocation cache re-reads the database this often (tests wait for it with a deadline).
     "token_state_poll_seconds": 0.1,
+    # No S6 here: the reset emails stay in the outbox, where the tests read them (the relay is
+    # tested in common/tests/test_outbox.py, and with S6 in tests/test_password_reset.py).
+    "outbox_relay": False,
     **FAST_HASH,
     **THROTTLE,
 }

@@ -4,6 +4,8 @@
   send a `test_alert` to themselves, in-app or by email to the address in their own token (never
   to an address they name, and not by SMS: S1 keeps no verified phone numbers, and S6 must not
   become a relay that sends mail or texts to strangers).
+- `password_reset` (its message holds a live reset link) comes from a service (S1) only, and
+  only by email; its message is dropped once sent (migration 003).
 - History: a user sees their own; staff see anyone's.
 - Read: only the recipient marks a notification read (anyone else gets the 404 a missing id
   gets, so ids cannot be probed), and only in-app ones.
@@ -61,6 +63,11 @@ def recipient_for(caller: Caller, body: NotificationCreate) -> str | None:
     """Where the notification goes (None: look the email address up in S1 at send time);
     ApiError 403 when the caller may not send this."""
     user = caller.user
+    if body.type == "password_reset":
+        if not caller.is_service:
+            raise ApiError(403, "Only the accounts service sends password_reset notifications.")
+        if body.channel != "email":
+            raise ApiError(400, "A password_reset notification goes by email only.")
     if not caller.is_service and user is not None and not user.is_staff:
         if body.type != "test_alert" or body.user_id != user.id:
             raise ApiError(

@@ -18,6 +18,8 @@ against a fresh database (the embedded PostgreSQL under `.bench/`, or the server
   timeline, and posting replies,
 - S6 draining a backlog of 10,000 queued notifications per channel (tests/bench/drain.py,
   after the wrk scenarios; `--drain N`),
+- S1's POST /auth/refresh and S2's staff ticket list with requester names against the same
+  list without (tests/bench/accounts.py),
 - S5 (tests/bench/media.py, first): 20 concurrent 10 MiB uploads and downloads through the
   gateway, MiB/s and S5's and the gateway's memory growth, and where an 11 MiB upload stops,
 
@@ -51,6 +53,7 @@ import asyncpg
 
 from helpdesk_fleet.fleet import Fleet, running_fleet
 from helpdesk_fleet.postgres import create_scratch_database, start_embedded, with_database
+from tests.bench.accounts import print_accounts, run_accounts
 from tests.bench.analytics import print_analytics, run_analytics
 from tests.bench.conversation import print_conversation, run_conversation
 from tests.bench.drain import DrainResult, measure_drains, print_drains
@@ -289,7 +292,7 @@ def main() -> int:
     parser.add_argument("--drain", type=int, default=10_000, help="notifications queued per channel for S6's drain")
     parser.add_argument(
         "--only",
-        choices=("tickets", "media", "drain", "analytics", "conversation"),
+        choices=("tickets", "media", "drain", "accounts", "analytics", "conversation"),
         help="run one part of the benchmark",
     )
     parser.add_argument(
@@ -316,13 +319,20 @@ def main() -> int:
     rss: dict[str, float] = {}
     report: dict[str, Any] = {"options": vars(options)}
     drains: list[DrainResult] = []
-    if options.only in (None, "tickets", "media", "drain", "conversation"):
+    if options.only in (None, "tickets", "media", "drain", "accounts", "conversation"):
         db_url = asyncio.run(create_scratch_database(admin_dsn, prefix="bench"))
         try:
             with running_fleet(db_url, log_dir, env=env, admin=admin) as fleet:
                 if options.only in (None, "media"):
                     # First, while the services are fresh: the RSS growth is measured against their idle.
                     report["media"] = run_media(fleet)
+                if options.only in (None, "accounts"):
+                    # Before the tickets scenarios: its pages are the newest tickets.
+                    print("S1 refresh and S2 requester names ...", flush=True)
+                    accounts_tools = SimpleNamespace(
+                        run_wrk=run_wrk, warm_up=warm_up, cpu_seconds=cpu_seconds, bench_dir=BENCH_DIR
+                    )
+                    report["accounts"] = run_accounts(fleet, db_url, options, accounts_tools)
                 if options.only in (None, "tickets"):
                     results, rss = run_scenarios(fleet, db_url, options)
                 if options.only in (None, "conversation"):
@@ -336,6 +346,8 @@ def main() -> int:
         if options.only in (None, "tickets"):
             report |= {"results": [asdict(r) for r in results], "peak_rss_mib": rss}
             report |= print_report(results, rss, options)
+        if "accounts" in report:
+            print_accounts(report["accounts"])
         if drains:
             report["drains"] = [asdict(d) for d in drains]
             print_drains(drains)
@@ -352,7 +364,8 @@ def main() -> int:
         print_analytics(report["analytics"])
     (BENCH_DIR / "last-run.json").write_text(json.dumps(report, indent=2))
     analytics_errors = sum(r["errors"] for r in report.get("analytics", {}).get("cached_32_connections", []))
-    return 1 if analytics_errors or any(r.errors for r in results) else 0
+    accounts_errors = sum(r["errors"] for r in report.get("accounts", {}).get("results", []))
+    return 1 if analytics_errors or accounts_errors or any(r.errors for r in results) else 0
 
 
 def run_scenarios(fleet: Fleet, db_url: str, options: argparse.Namespace) -> tuple[list[Result], dict[str, float]]:
