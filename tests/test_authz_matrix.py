@@ -73,6 +73,7 @@ class World:
     notification_id: int = 0
     rated_ticket_id: int = 0
     feedback_id: int = 0
+    comment_id: int = 0
     # One client (and its kept-alive connections) for every cell; headers per request.
     client: httpx.Client = field(init=False)
 
@@ -98,6 +99,12 @@ class World:
         assert response.status_code == 201, response.text
         file_id: int = response.json()["id"]
         return file_id
+
+    def new_comment(self) -> int:
+        response = self.as_owner().post(f"/tickets/{self.ticket_id}/comments", json={"body": "A matrix reply."})
+        assert response.status_code == 201, response.text
+        comment_id: int = response.json()["id"]
+        return comment_id
 
     def new_resolved_ticket(self) -> int:
         ticket_id = self.new_ticket()
@@ -138,6 +145,7 @@ def _fixed(template: str) -> Callable[[World, str], str]:
             file_id=world.file_id,
             notification_id=world.notification_id,
             feedback_id=world.feedback_id,
+            comment_id=world.comment_id,
             rated_ticket_id=world.rated_ticket_id,
             user_id=world.owner.id,
             other_id=world.other.id,
@@ -194,6 +202,23 @@ MATRIX: dict[str, dict[str, Row]] = {
         "POST /": Row(expect(401, 400, 400, 400, 400), body={"title": ""}),
         "GET /{ticket_id}": Row(expect(401, 200, 404, 200, 200)),
         "PATCH /{ticket_id}": Row(expect(401, 200, 404, 200, 200), body={"description": "A ticket for the matrix."}),
+        # The conversation: the owner's replies and staff's; another user cannot see the ticket.
+        "POST /{ticket_id}/comments": Row(expect(401, 201, 404, 201, 201), body={"body": "A matrix reply."}),
+        "GET /{ticket_id}/comments": Row(expect(401, 200, 404, 200, 200)),
+        "GET /{ticket_id}/timeline": Row(expect(401, 200, 404, 200, 200)),
+        # The owner's fresh comment each: its author edits it (15 minutes), nobody else does;
+        # an admin may also delete it.
+        "PATCH /{ticket_id}/comments/{comment_id}": Row(
+            expect(401, 200, 404, 403, 403),
+            path=lambda world, _caller: f"/tickets/{world.ticket_id}/comments/{world.new_comment()}",
+            body={"body": "Edited."},
+        ),
+        "DELETE /{ticket_id}/comments/{comment_id}": Row(
+            expect(401, 200, 404, 403, 200),
+            path=lambda world, _caller: f"/tickets/{world.ticket_id}/comments/{world.new_comment()}",
+        ),
+        "GET /preferences": Row(USERS),
+        "PUT /preferences": Row(USERS, body={"email_replies": True}),
     },
     "workflow": {
         **HEALTH,
@@ -295,6 +320,7 @@ def world(fleet: Fleet, accounts: dict[str, Account]) -> World:
     assert rating.status_code == 201, rating.text
     world.rated_ticket_id = rating.json()["ticket_id"]
     world.feedback_id = rating.json()["id"]
+    world.comment_id = world.new_comment()
     return world
 
 
