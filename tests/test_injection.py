@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import uuid
 from typing import Any
 from urllib.parse import quote
 
@@ -155,10 +154,8 @@ TEXT_FIELDS: list[tuple[str, str, dict[str, Any], list[str]]] = [
     ),
     ("PATCH", "/tickets/{ticket_id}", {"title": "Printer", "description": "It jams."}, ["title", "description"]),
     ("PATCH", "/auth/me", {"name": "Ana"}, ["name"]),
-    ("POST", "/auth/register", {"email": "x@example.com", "password": "long enough password"}, ["email", "password"]),
-    # The email only: hostile passwords would be failed logins, which S1 throttles per client,
-    # and every test of the shared fleet comes from the same address.
-    ("POST", "/auth/login", {"email": "x@example.com", "password": "long enough password"}, ["email"]),
+    # Not registration and login: S1 throttles failed attempts per client, and every test of
+    # the shared fleet is the same client (S1's own suite sends them hostile bodies in-process).
     ("PATCH", "/workflow/status/{ticket_id}", {"status": "resolved"}, ["status"]),
     ("PATCH", "/workflow/priority/{ticket_id}", {"priority": "high"}, ["priority"]),
 ]
@@ -178,8 +175,7 @@ def test_hostile_text_fields(
     problems = []
 
     def body(name: str, value: str) -> dict[str, Any]:
-        fresh = {"email": f"hostile-{uuid.uuid4().hex[:8]}@example.com"} if template == "/auth/register" else {}
-        return valid | fresh | {name: value}
+        return valid | {name: value}
 
     for name in fields:
         for value in HOSTILE:
@@ -195,8 +191,7 @@ def test_hostile_text_fields(
             response = owner.request(method, path, content=raw, headers={"Content-Type": "application/json"})
             what = f"{method} {template} with {name}={value!r}"
             problems += _check(response, what)
-            # Registration and login refuse what they cannot match (400 or 401), never a 5xx.
-            if response.status_code not in (400, 401, 403, 404, 409):
+            if response.status_code not in (400, 403, 404, 409):
                 problems.append(f"{what}: {response.status_code}, not a refusal")
             if _counts(fleet) != before:
                 problems.append(f"{what}: something was written")

@@ -26,6 +26,31 @@ def start_embedded(data_dir: Path, *, stop_at_exit: bool = True) -> str:
     return str(server.get_uri("postgres"))
 
 
+def ensure_max_connections(data_dir: Path, wanted: int) -> None:
+    """Give the embedded server at `data_dir` at least `wanted` connections (ALTER SYSTEM and a
+    restart, once: the setting stays in its data directory). Only while nothing else uses it:
+    the test session calls it before its workers start."""
+    import asyncio
+
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # made at import time
+    from pgserver.postgres_server import get_server
+
+    server = get_server(data_dir, cleanup_mode="stop")
+
+    async def current() -> int:
+        conn = await asyncpg.connect(str(server.get_uri("postgres")))
+        try:
+            if int(await conn.fetchval("SHOW max_connections")) >= wanted:
+                return wanted
+            await conn.execute(f"ALTER SYSTEM SET max_connections = {int(wanted)}")
+            return 0
+        finally:
+            await conn.close()
+
+    if asyncio.run(current()) < wanted:
+        pg_ctl(["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user)
+
+
 def with_database(dsn: str, database: str) -> str:
     parts = urlsplit(dsn)
     return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))

@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from helpdesk_common.security import create_access_token
-from helpdesk_fleet.postgres import create_scratch_database, start_embedded
+from helpdesk_fleet.postgres import create_scratch_database, ensure_max_connections, start_embedded
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEST_JWT_SECRET = "test-jwt-secret-0123456789abcdef"  # noqa: S105 - tests only
@@ -46,6 +46,21 @@ def pytest_load_initial_conftests() -> None:
         folder = package_init.parent
         if folder.name == folder.parent.name:
             importlib.import_module(folder.name)
+
+
+# Every system test's fleet (nine services with their pools and LISTEN connections) and every
+# worker's in-process apps share the one embedded server: PostgreSQL's default of 100 is
+# exhausted when several fleets run at once (TooManyConnectionsError).
+TEST_MAX_CONNECTIONS = 400
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In the controlling process, before any xdist worker exists: raise the embedded server's
+    connection limit (a restart, which must not happen under a worker's feet)."""
+    if os.environ.get("TEST_DB_URL") or hasattr(session.config, "workerinput"):
+        return
+    ensure_max_connections(REPO_ROOT / ".pytest_pg", TEST_MAX_CONNECTIONS)
 
 
 @pytest.fixture(scope="session")
