@@ -76,7 +76,7 @@ def assert_matches(expected: Any, actual: Any, where: str = "$") -> None:
                 assert JWT.match(actual[key]), f"{where}.token: {actual[key]!r}"
             elif key == "refresh_token":  # opaque and random: its shape, not its value
                 assert re.fullmatch(r"[A-Za-z0-9_-]{32,}", actual[key]), f"{where}.refresh_token: {actual[key]!r}"
-            elif key in ("created_at", "updated_at"):
+            elif key in ("created_at", "updated_at", "last_activity_at"):
                 assert TIMESTAMP.match(actual[key]), f"{where}.{key}: {actual[key]!r}"
             elif key in MAIL_FORMS and isinstance(value, str):  # a mail's; a user's or ticket's id is a number
                 assert MAIL_FORMS[key].fullmatch(actual[key]), f"{where}.{key}: {actual[key]!r}"

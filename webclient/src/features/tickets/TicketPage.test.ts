@@ -85,7 +85,12 @@ describe('TicketPage', () => {
     fakeApi({
       'GET /auth/me': me(STAFF),
       'GET /tickets/1': () => json(200, ticket({ assigned_to: 3 })),
-      'GET /auth/users/7': () => json(200, CUSTOMER),
+      // One batch lookup of the people on the page (S1 `?ids=`), not a call per person.
+      'GET /auth/users': (call) =>
+        json(200, {
+          users: call.url.searchParams.get('ids')?.split(',').includes('7') ? [CUSTOMER] : [],
+          next_cursor: null,
+        }),
     });
     signIn(STAFF);
     render(TicketPage, { props: { params: { id: '1' } } });

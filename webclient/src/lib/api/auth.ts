@@ -77,13 +77,20 @@ export function authApi(client: ApiClient) {
 
     /** Staff: users by id, a page at a time. */
     users: (
-      params: { role?: Role; q?: string; cursor?: string | null; limit?: number } = {},
+      params: {
+        role?: Role;
+        q?: string;
+        ids?: number[];
+        cursor?: string | null;
+        limit?: number;
+      } = {},
       signal?: AbortSignal,
     ) =>
       client.request<UserList>('/auth/users', {
         query: {
           role: params.role,
           q: params.q,
+          ids: params.ids?.join(','),
           cursor: params.cursor,
           limit: params.limit ?? PAGE_SIZE,
         },
