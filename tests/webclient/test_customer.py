@@ -84,7 +84,7 @@ def test_a_customer_registers_files_a_ticket_finds_it_and_edits_it(client: Clien
     )
 
     # The list, newest first, with badges; search and filters narrow it and live in the address.
-    page.get_by_role("link", name="My tickets").click()
+    page.get_by_role("link", name="My tickets", exact=True).click()
     expect(page.get_by_role("list", name="Tickets").locator("li")).to_have_count(2)
     assert ticket_rows(page) == ["How do I add a colleague?", "Invoice PDF does not download"]
     client.screenshot("06-my-tickets")
@@ -125,7 +125,7 @@ def test_a_customer_registers_files_a_ticket_finds_it_and_edits_it(client: Clien
     # At phone width everything is still there, stacked.
     page.set_viewport_size(PHONE)
     client.screenshot("07-ticket-phone")
-    page.get_by_role("link", name="My tickets").click()
+    page.get_by_role("link", name="My tickets", exact=True).click()
     expect(page.get_by_role("list", name="Tickets").locator("li")).to_have_count(2)
     client.screenshot("08-my-tickets-phone")
 

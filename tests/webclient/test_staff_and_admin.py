@@ -58,7 +58,7 @@ def test_the_admin_promotes_a_user_who_then_works_every_ticket(open_client: Open
     admin: Client = open_client()
     page = admin.page
     log_in(page, ADMIN[0], ADMIN[1])
-    page.get_by_role("link", name="Users").click()
+    page.get_by_role("link", name="Users", exact=True).click()
     expect(page.get_by_role("heading", name="Users")).to_be_visible()
     admin.screenshot("10-users")
     change_role(page, recruit.email, "Staff")
@@ -71,7 +71,7 @@ def test_the_admin_promotes_a_user_who_then_works_every_ticket(open_client: Open
     work = staff.page
     log_in(work, recruit.email)
     expect(work.get_by_role("heading", name="All tickets")).to_be_visible()
-    expect(work.get_by_role("link", name="Users")).to_have_count(0)  # admins only
+    expect(work.get_by_role("link", name="Users", exact=True)).to_have_count(0)  # admins only
     work.get_by_label("Search").fill(tag)
     expect(work.get_by_role("list", name="Tickets").locator("li")).to_have_count(3)
     assert set(ticket_rows(work)) == set(titles.values())

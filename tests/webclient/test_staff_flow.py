@@ -40,7 +40,7 @@ def test_staff_work_a_ticket_to_resolved_and_the_customer_sees_it_live_and_rates
     # The admin makes the recruit staff.
     admin = open_client()
     log_in(admin.page, ADMIN[0], ADMIN[1])
-    admin.page.get_by_role("link", name="Users").click()
+    admin.page.get_by_role("link", name="Users", exact=True).click()
     change_role(admin.page, recruit.email, "Staff")
     admin.context.close()
 
@@ -67,7 +67,7 @@ def test_staff_work_a_ticket_to_resolved_and_the_customer_sees_it_live_and_rates
     staff.screenshot("14-account")
 
     # The queue: open tickets, urgent first.
-    work.get_by_role("link", name="Queue").click()
+    work.get_by_role("link", name="Queue", exact=True).click()
     expect(work.get_by_role("heading", name="Queue")).to_be_visible()
     rows = work.get_by_role("list", name="Tickets").locator("li")
     expect(rows.first).to_be_visible()
@@ -141,7 +141,7 @@ def test_staff_work_a_ticket_to_resolved_and_the_customer_sees_it_live_and_rates
     ]
 
     # Staff see the figures, drawn as charts, and take the CSV.
-    work.get_by_role("link", name="Dashboard").click()
+    work.get_by_role("link", name="Dashboard", exact=True).click()
     expect(work.get_by_role("heading", name="Dashboard")).to_be_visible()
     expect(work.get_by_role("img", name=re.compile(r"^Tickets created and resolved per day"))).to_be_visible()
     expect(work.locator("canvas")).to_have_count(5)
